@@ -1,0 +1,5 @@
+"""`python -m lossctl` runs the command line."""
+
+from lossctl.cli import main
+
+main()

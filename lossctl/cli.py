@@ -1,0 +1,277 @@
+"""The command line: parse, make one library call, render.
+
+Every command goes through :func:`_boundary`, the one place where library errors become one line
+on stderr and an exit code (0 ok, 1 gate failed, 2 usage or input error, 3 internal error). Set
+``LOSSCTL_DEBUG=1`` or pass ``--verbose`` for the full traceback. Heavy modules (NumPy, pandas,
+numba) are imported inside the commands that need them, never at start-up.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from lossctl import __version__
+from lossctl.errors import LossctlError, UsageError
+from lossctl.registry import registry
+
+app = typer.Typer(
+    name="lossctl",
+    help="Deep-learning loss functions on prediction files: per-sample losses, the cost, and timings.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class Reduction(StrEnum):
+    mean = "mean"
+    sum = "sum"
+    none = "none"
+
+
+_LOSS_NAMES = ", ".join(registry().names())
+
+# Option aliases shared by every command that takes them.
+LossOpt = Annotated[
+    list[str],
+    typer.Option("--loss", "-l", help=f"Loss name(s), repeated or comma-separated. One of: {_LOSS_NAMES}."),
+]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="Loss parameter key=value (e.g. delta=1.5); loss.key=value for one loss."),
+]
+FormatOpt = Annotated[
+    Format | None,
+    typer.Option("--format", "-f", help="Output format. Default: table on a terminal, json otherwise."),
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the full traceback on errors.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _boundary(fn: F) -> F:
+    """Turn library errors into one stderr line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("verbose")) or os.environ.get("LOSSCTL_DEBUG", "") not in ("", "0")
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except LossctlError as e:
+            if debug:
+                raise
+            typer.echo(f"lossctl: error: {e}", err=True)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("lossctl: interrupted", err=True)
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
+        except Exception as e:
+            if debug:
+                raise
+            typer.echo(
+                f"lossctl: internal error: {type(e).__name__}: {e} "
+                "(rerun with LOSSCTL_DEBUG=1 for the traceback, and please report it)",
+                err=True,
+            )
+            raise typer.Exit(3) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _silence_stdout() -> None:
+    # After a closed pipe, point stdout at devnull so the interpreter's final flush is quiet.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lossctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Deep-learning loss functions on prediction files."""
+
+
+def _default_format(given: Format | None) -> str:
+    if given is not None:
+        return given.value
+    return "table" if sys.stdout.isatty() else "json"
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place when complete."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"cannot write '{path}': directory '{directory}' does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lossctl-", suffix=".tmp")
+    except OSError as e:
+        raise UsageError(f"cannot write '{path}': {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@app.command("eval")
+@_boundary
+def eval_cmd(
+    file: Annotated[str, typer.Argument(help="Predictions file (CSV, TSV or Parquet); '-' reads CSV from stdin.")],
+    loss: LossOpt,
+    param: ParamOpt = None,
+    labels: Annotated[
+        str | None, typer.Option("--labels", help="A separate file of labels, row-aligned or joined with --key.")
+    ] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Column joining --labels to the predictions.")] = None,
+    y_true: Annotated[
+        str | None,
+        typer.Option("--y-true", help="Label column (default: y_true, label, target, ...); a glob for one-hot."),
+    ] = None,
+    y_pred: Annotated[
+        str | None,
+        typer.Option(
+            "--y-pred", help="Prediction column (default by loss: y_pred, logit, ...); a glob like 'p_*' for K classes."
+        ),
+    ] = None,
+    weight: Annotated[
+        str | None, typer.Option("--weight", help="Sample-weight column: cost = sum(w l) / sum(w).")
+    ] = None,
+    reduction: Annotated[
+        Reduction, typer.Option("--reduction", help="mean (the cost), sum, or none (print per-sample losses).")
+    ] = Reduction.mean,
+    per_sample: Annotated[
+        str | None,
+        typer.Option("--per-sample", help="Write per-sample losses to this CSV/Parquet file ('-' for stdout)."),
+    ] = None,
+    fmt: FormatOpt = None,
+    fail_above: Annotated[
+        float | None, typer.Option("--fail-above", help="Exit 1 when a cost exceeds this value (a CI gate).")
+    ] = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Evaluate losses on a predictions file: the cost, its spread, accuracy and timings."""
+    from lossctl import render
+    from lossctl.pipeline import evaluate_files
+    from lossctl.registry import params_for, parse_loss_list, parse_param_assignments
+
+    losses = parse_loss_list(loss)
+    params = params_for(losses, parse_param_assignments(param or []))
+    inputs = {os.path.abspath(p) for p in (file, labels) if p and p != "-"}
+    if per_sample and per_sample != "-" and os.path.abspath(per_sample) in inputs:
+        raise UsageError(f"--per-sample '{per_sample}' is one of the inputs; lossctl never overwrites its input")
+    report = evaluate_files(
+        file,
+        losses,
+        params,
+        labels=labels,
+        key=key,
+        y_true=y_true,
+        y_pred=y_pred,
+        weight=weight,
+        reduction=reduction.value,
+        fail_above=fail_above,
+    )
+    out_fmt = _default_format(fmt)
+    if reduction is Reduction.none:
+        sys.stdout.write(render.frame_to_text(report.per_sample_frame(), "csv" if out_fmt == "table" else out_fmt))
+    else:
+        render.render(report.to_dict(), out_fmt, sys.stdout)
+    if per_sample:
+        frame = report.per_sample_frame()
+        if per_sample == "-":
+            sys.stdout.write(render.frame_to_text(frame, "csv"))
+        elif per_sample.lower().endswith((".parquet", ".pq")):
+            _write_parquet_atomically(frame, per_sample)
+        else:
+            _write_atomically(per_sample, render.frame_to_text(frame, "csv"))
+    sys.stdout.flush()
+    if report.failed:
+        worst = ", ".join(f"{r.loss}={r.cost:.6g}" for r in report.results if r.loss in report.failed)
+        typer.echo(f"lossctl: gate failed: {worst} above --fail-above {fail_above:g}", err=True)
+        raise typer.Exit(1)
+
+
+def _write_parquet_atomically(frame: Any, path: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"cannot write '{path}': directory '{directory}' does not exist")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lossctl-", suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@app.command("list")
+@_boundary
+def list_cmd(fmt: FormatOpt = None, verbose: VerboseOpt = False) -> None:
+    """List every loss, by task."""
+    from lossctl import docs
+
+    out_fmt = _default_format(fmt)
+    docs.render_list(out_fmt, sys.stdout)
+
+
+@app.command("describe")
+@_boundary
+def describe_cmd(
+    name: Annotated[str, typer.Argument(help="A loss name or alias (see `lossctl list`).")],
+    fmt: FormatOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Show a loss's formula, parameters, input domains, properties, examples and conventions."""
+    from lossctl import docs
+    from lossctl.registry import get_loss
+
+    docs.render_describe(get_loss(name), _default_format(fmt), sys.stdout)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("lossctl: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(0)

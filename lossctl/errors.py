@@ -1,0 +1,32 @@
+"""Typed errors. The CLI turns each into one line on stderr and its exit code, in one place."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class LossctlError(Exception):
+    """Base class. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 2
+
+
+class UsageError(LossctlError, ValueError):
+    """A bad option, loss name or parameter."""
+
+
+class InputError(LossctlError, ValueError):
+    """Input data that cannot be used: missing file or column, out-of-domain value, ..."""
+
+
+class GateFailed(LossctlError):
+    """A CI gate (such as ``--fail-above``) failed."""
+
+    exit_code = 1
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' Did you mean 'x'?' for the nearest choice, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    return f" Did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,182 @@
+"""From files to results: read the columns the chosen losses need, join labels, evaluate.
+
+``evaluate_files`` is the one library call behind ``lossctl eval``; it returns an
+:class:`EvalReport`, the record that every renderer reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lossctl import io
+from lossctl.api import EvalResult, evaluate
+from lossctl.errors import InputError, UsageError
+from lossctl.registry import Loss
+
+
+@dataclass
+class EvalReport:
+    predictions: str
+    labels: str | None
+    format: str
+    rows: int
+    results: list[EvalResult]
+    timings: dict[str, float]
+    row_id_name: str = "row"
+    row_ids: Any = None  # key values for per-sample output; None means 0..n-1
+    fail_above: float | None = None
+    failed: list[str] = field(default_factory=list)
+
+    def to_dict(self, with_stats: bool = True) -> dict[str, Any]:
+        from lossctl import __version__
+
+        d: dict[str, Any] = {
+            "lossctl": __version__,
+            "input": {"predictions": self.predictions, "labels": self.labels, "format": self.format, "rows": self.rows},
+            "results": [r.to_dict(with_stats=with_stats) for r in self.results],
+            "timings": dict(self.timings),
+        }
+        if self.fail_above is not None:
+            d["gate"] = {"fail_above": self.fail_above, "failed": list(self.failed), "passed": not self.failed}
+        return d
+
+    def per_sample_frame(self) -> Any:
+        """A DataFrame: the row id (or key) and one column of per-sample losses per loss."""
+        import numpy as np
+        import pandas as pd
+
+        ids = self.row_ids if self.row_ids is not None else np.arange(self.rows)
+        data = {self.row_id_name: ids}
+        for r in self.results:
+            data[r.loss] = r.per_sample
+        return pd.DataFrame(data)
+
+
+def _join_on_key(preds: io.Table, labels: io.Table, key: str) -> Any:
+    """Labels joined to predictions on ``key``; duplicate or unmatched keys are errors."""
+    pk = io.find_column(preds, key, "key")
+    lk = io.find_column(labels, key, "key")
+    pf, lf = preds.frame, labels.frame
+    for frame, src, col in ((pf, preds.source, pk), (lf, labels.source, lk)):
+        dup = frame[col].duplicated()
+        if dup.any():
+            i = int(dup.to_numpy().argmax())
+            raise InputError(f"key '{col}' repeats in '{src}': {frame[col].iloc[i]!r} at row {i} is a duplicate")
+    if pf[pk].dtype.kind != lf[lk].dtype.kind:
+        # Compare as text so that 7 and "7" match; say so rather than silently failing to match.
+        pf = pf.assign(**{pk: pf[pk].astype(str)})
+        lf = lf.assign(**{lk: lf[lk].astype(str)})
+    merged = pf.merge(lf, left_on=pk, right_on=lk, how="inner", suffixes=("", "__labels"), sort=False)
+    only_p, only_l = len(pf) - len(merged), len(lf) - len(merged)
+    if only_p or only_l:
+        raise InputError(
+            f"keys do not match on '{key}': {only_p} prediction rows have no label and {only_l} label rows "
+            "have no prediction"
+        )
+    return merged
+
+
+def evaluate_files(
+    predictions: str,
+    losses: Sequence[Loss],
+    params: Mapping[str, Mapping[str, float]],
+    *,
+    labels: str | None = None,
+    key: str | None = None,
+    y_true: str | None = None,
+    y_pred: str | None = None,
+    weight: str | None = None,
+    reduction: str = "mean",
+    fail_above: float | None = None,
+    keep_per_sample: bool = True,
+) -> EvalReport:
+    """Read ``predictions`` (and ``labels``), evaluate each loss and return the report.
+
+    ``keep_per_sample`` computes per-sample losses in the same pass as the cost (the summary's
+    quantiles and ``--per-sample`` need them); without it the pass computes the cost alone.
+    """
+    t0 = time.perf_counter()
+    if labels is not None and labels == predictions and labels != "-":
+        labels = None
+    if predictions == "-" and labels == "-":
+        raise UsageError("only one input can come from stdin")
+    ptab = io.open_table(predictions)
+    ltab = io.open_table(labels) if labels else ptab
+    if key and not labels:
+        raise UsageError("--key joins a --labels file to the predictions; give --labels FILE too")
+
+    plan = []
+    for lo in losses:
+        pcols = io.find_pred_columns(lo, ptab, y_pred)
+        tcols = io.find_label_columns(lo, ltab, y_true)
+        plan.append((lo, tcols, pcols))
+    wcol = io.find_column(ptab, weight, "weight") if weight else None
+    kcol = key
+    need_p = [c for _, _, pc in plan for c in pc] + ([wcol] if wcol else [])
+    need_l = [c for _, tc, _ in plan for c in tc]
+    if labels:
+        kp = [io.find_column(ptab, key, "key")] if key else []
+        kl = [io.find_column(ltab, key, "key")] if key else []
+        io.read_columns(ptab, kp + need_p)
+        io.read_columns(ltab, kl + need_l)
+        if key:
+            frame = _join_on_key(ptab, ltab, key)
+            kcol = kp[0]
+        else:
+            if ptab.rows != ltab.rows:
+                raise InputError(
+                    f"'{predictions}' has {ptab.rows} rows but '{labels}' has {ltab.rows}; "
+                    "they must be aligned row by row, or joined with --key COL"
+                )
+            frame = ptab.frame.join(ltab.frame, rsuffix="__labels")
+        table = io.Table(predictions, ptab.format, list(frame.columns), frame)
+    else:
+        table = io.read_columns(ptab, need_l + need_p)
+    t1 = time.perf_counter()
+
+    def label_col(c: str) -> str:
+        return c + "__labels" if labels and c in ptab.columns and c + "__labels" in table.columns else c
+
+    results = []
+    for lo, tcols, pcols in plan:
+        yt = io.numeric_matrix(table, [label_col(c) for c in tcols])
+        yp = io.numeric_matrix(table, pcols)
+        w = io.numeric_column(table, wcol) if wcol else None
+        names = {"y_true": io.describe_columns(tcols), "y_pred": io.describe_columns(pcols)}
+        if wcol:
+            names["weight"] = wcol
+        results.append(
+            evaluate(
+                yt, yp, lo, w, reduction=reduction, keep_per_sample=keep_per_sample, names=names, **params[lo.name]
+            )
+        )
+    t2 = time.perf_counter()
+
+    timings = {
+        "read": t1 - t0,
+        "validate": sum(r.timings["validate"] for r in results),
+        "jit": sum(r.timings["jit"] for r in results),
+        "compute": sum(r.timings["compute"] for r in results),
+    }
+    timings["total"] = t2 - t0
+    n = table.rows
+    timings["rows_per_s"] = n / timings["total"] if timings["total"] > 0 else float("nan")
+    failed = []
+    if fail_above is not None:
+        failed = [r.loss for r in results if r.cost is not None and not r.cost <= fail_above]
+    row_ids = table.frame[kcol].to_numpy() if kcol else None
+    return EvalReport(
+        predictions=predictions,
+        labels=labels,
+        format=ptab.format,
+        rows=n,
+        results=results,
+        timings=timings,
+        row_id_name=kcol or "row",
+        row_ids=row_ids,
+        fail_above=fail_above,
+        failed=failed,
+    )

@@ -1,0 +1,256 @@
+"""The loss registry: every loss is declared once, here-shaped, and everything else is derived.
+
+A declaration (``Loss``) holds the name and aliases, the task, a one-line summary, the formula,
+parameters with defaults and valid ranges, input domains, the kernel (a tiny scalar or row
+function that numba compiles), an independent NumPy reference, properties and worked examples.
+The CLI's choices, ``lossctl list`` and ``describe``, parameter validation, error messages, the
+kernels the engine generates and the test parametrisation all read this table.
+
+Losses are declared with the :func:`loss` decorator on their kernel, in ``lossctl/losses/``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from lossctl.domains import Domain, Interval
+from lossctl.errors import UsageError, did_you_mean
+
+
+class Task(StrEnum):
+    REGRESSION = "regression"
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+
+
+class Pred(StrEnum):
+    """What a loss expects in its prediction column(s); also how accuracy reads a prediction."""
+
+    VALUE = "value"  # a real-valued regression prediction
+    PROBABILITY = "probability"  # probability of the positive class, or K class probabilities
+    LOGIT = "logit"  # log-odds, or K unnormalised log-probabilities
+    SCORE = "score"  # a raw margin score whose sign is the decision (hinge losses)
+
+
+# Properties a loss may declare; the generic tests check each one that is declared.
+NONNEGATIVE = "nonnegative"  # l >= 0 everywhere
+ZERO_AT_PERFECT = "zero_at_perfect"  # l = 0 when the prediction equals the target
+SYMMETRIC = "symmetric"  # regression: l depends on |y_pred - y_true| only
+CONVEX = "convex"  # convex in the prediction (for fixed target and parameters)
+PROPERTIES = (NONNEGATIVE, ZERO_AT_PERFECT, SYMMETRIC, CONVEX)
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: float
+    domain: Interval
+    help: str
+
+    def check(self, value: float, loss_name: str) -> float:
+        if not self.domain.contains(value):
+            raise UsageError(
+                f"parameter {self.name}={value:g} is outside {self.domain} for {loss_name}; "
+                f"{self.help} (default {self.default:g})"
+            )
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example: the per-sample loss of one row, computed by hand."""
+
+    y_true: Any
+    y_pred: Any
+    expected: float
+    params: Mapping[str, float] = field(default_factory=dict)
+    why: str = ""
+
+
+@dataclass(frozen=True, eq=False)  # identity: one object per declared loss
+class Loss:
+    name: str
+    task: Task
+    summary: str
+    formula: str
+    kernel: Callable[..., float]
+    reference: Callable[..., Any]
+    y_true: Domain
+    y_pred: Domain
+    prediction: Pred
+    aliases: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
+    properties: frozenset[str] = frozenset()
+    examples: tuple[Example, ...] = ()
+    # "mean": the cost is the (weighted) mean of the per-sample losses; "sqrt_mean": its root.
+    cost: str = "mean"
+    # Multiclass only: kernel for integer class ids (the main kernel takes a label distribution).
+    kernel_ids: Callable[..., float] | None = None
+    # Multiclass only: whether each prediction row must sum to 1 (class probabilities).
+    pred_rows_sum_to_one: bool = False
+    # What to tell a user whose predictions fall outside ``y_pred``.
+    pred_hint: str = ""
+    # Conventions and choices, shown by ``describe``.
+    notes: tuple[str, ...] = ()
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def resolve_params(self, given: Mapping[str, float]) -> dict[str, float]:
+        """Validated parameter values in declared order, defaults filled in."""
+        unknown = [k for k in given if k not in self.param_names]
+        if unknown:
+            takes = ", ".join(self.param_names) if self.params else "no parameters"
+            hint = did_you_mean(unknown[0], self.param_names)
+            raise UsageError(f"{self.name} has no parameter '{unknown[0]}'; it takes {takes}.{hint}")
+        return {p.name: p.check(float(given.get(p.name, p.default)), self.name) for p in self.params}
+
+
+class Registry:
+    """Name -> loss, with aliases; ordered by declaration."""
+
+    def __init__(self) -> None:
+        self._losses: dict[str, Loss] = {}
+        self._names: dict[str, str] = {}
+
+    def add(self, loss: Loss) -> Loss:
+        for key in (loss.name, *loss.aliases):
+            if key in self._names:
+                raise ValueError(f"loss name {key!r} is declared twice")
+        self._losses[loss.name] = loss
+        for key in (loss.name, *loss.aliases):
+            self._names[key] = loss.name
+        return loss
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        order = list(Task)
+        return iter(sorted(self._losses.values(), key=lambda lo: order.index(lo.task)))
+
+    def __len__(self) -> int:
+        return len(self._losses)
+
+    def names(self) -> list[str]:
+        return [lo.name for lo in self]
+
+    def all_names(self) -> list[str]:
+        """Names and aliases."""
+        return list(self._names)
+
+    def get(self, name: str) -> Loss:
+        key = name.strip().lower().replace("-", "_")
+        if key in self._names:
+            return self._losses[self._names[key]]
+        hint = did_you_mean(key, self._names)
+        raise UsageError(f"'{name}' is not a loss.{hint} Run `lossctl list` to see them all.")
+
+    def by_task(self) -> dict[Task, list[Loss]]:
+        out: dict[Task, list[Loss]] = {t: [] for t in Task}
+        for loss in self:
+            out[loss.task].append(loss)
+        return out
+
+
+REGISTRY = Registry()
+
+F = TypeVar("F", bound=Callable[..., float])
+
+
+def loss(**declaration: Any) -> Callable[[F], F]:
+    """Declare a loss on its kernel: ``@loss(name=..., task=..., ...)`` above ``def kernel(...)``.
+
+    The kernel stays a plain module-level function (numba compiles it by reference), and the
+    declaration goes into :data:`REGISTRY`.
+    """
+
+    def register(kernel: F) -> F:
+        params = tuple(declaration.pop("params", ()))
+        examples = tuple(declaration.pop("examples", ()))
+        REGISTRY.add(Loss(kernel=kernel, params=params, examples=examples, **declaration))
+        return kernel
+
+    return register
+
+
+# Small scalar helpers that kernels call (softplus, ...). They stay plain Python until the engine
+# compiles a kernel; it then swaps each for its numba-compiled version in its module, because
+# numba can only call compiled functions from compiled code.
+JIT_HELPERS: list[Callable[..., Any]] = []
+
+
+def jit_helper(fn: F) -> F:
+    """Mark a module-level scalar function as callable from kernels."""
+    JIT_HELPERS.append(fn)
+    return fn
+
+
+def registry() -> Registry:
+    """The registry with every built-in loss declared."""
+    import lossctl.losses  # noqa: F401  (declares the built-in losses)
+
+    return REGISTRY
+
+
+def get_loss(name: str) -> Loss:
+    return registry().get(name)
+
+
+def parse_loss_list(specs: Sequence[str]) -> list[Loss]:
+    """``["mse,mae", "huber"]`` -> the three losses, in order, without repeats."""
+    out: list[Loss] = []
+    for spec in specs:
+        for part in spec.split(","):
+            if part.strip():
+                found = get_loss(part)
+                if found not in out:
+                    out.append(found)
+    if not out:
+        raise UsageError("no loss given; pass --loss NAME (run `lossctl list` to see them all)")
+    return out
+
+
+def parse_param_assignments(items: Sequence[str]) -> dict[str, dict[str, float]]:
+    """``["delta=2", "huber.delta=1.5"]`` -> ``{"": {"delta": 2.0}, "huber": {"delta": 1.5}}``.
+
+    A key with a ``loss.`` prefix applies to that loss only.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"-p/--param takes key=value, got '{item}' (for example -p delta=1.5)")
+        scope, dot, pname = key.rpartition(".")
+        try:
+            number = float(value)
+        except ValueError:
+            raise UsageError(f"parameter {key}='{value}' is not a number (for example -p {key}=1.5)") from None
+        if math.isnan(number):
+            raise UsageError(f"parameter {key} is NaN; give a number")
+        scope_name = get_loss(scope).name if dot else ""
+        out.setdefault(scope_name, {})[pname] = number
+    return out
+
+
+def params_for(losses: Sequence[Loss], assignments: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """Split parsed ``-p`` assignments among the chosen losses, refusing any that no loss takes."""
+    shared = dict(assignments.get("", {}))
+    for pname in shared:
+        if not any(pname in loss.param_names for loss in losses):
+            takers = [lo.name for lo in registry() if pname in lo.param_names]
+            chosen = ", ".join(lo.name for lo in losses)
+            also = f" ({', '.join(takers)} take it)" if takers else ""
+            raise UsageError(f"parameter '{pname}' is not taken by {chosen}{also}")
+    for scope in assignments:
+        if scope and scope not in [lo.name for lo in losses]:
+            raise UsageError(f"-p {scope}.… names a loss that is not selected; add --loss {scope}")
+    out: dict[str, dict[str, float]] = {}
+    for lo in losses:
+        mine = {k: v for k, v in shared.items() if k in lo.param_names}
+        mine.update(assignments.get(lo.name, {}))
+        out[lo.name] = lo.resolve_params(mine)
+    return out

@@ -1,0 +1,167 @@
+"""Renderers: the same report as a rich table, JSON, CSV or Markdown.
+
+Every renderer reads ``report.to_dict()`` (or its per-sample frame), so the formats cannot drift
+apart. Data goes to stdout; the caller sends diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable
+from typing import Any, TextIO
+
+FORMATS = ("table", "json", "csv", "markdown")
+STAT_ORDER = ("std", "min", "median", "p90", "p99", "max")
+TIMING_ORDER = ("read", "validate", "jit", "compute", "total")
+
+
+def jsonable(x: Any) -> Any:
+    """Non-finite floats become the strings "inf", "-inf", "nan" (JSON has no such numbers)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, dict):
+        return {k: jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if hasattr(x, "item") and callable(x.item):  # NumPy scalars
+        return jsonable(x.item())
+    return x
+
+
+def fmt(x: Any, digits: int = 6) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def params_text(params: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in params.items())
+
+
+def summary_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per loss: the shared shape of the CSV and Markdown renderers."""
+    rows = []
+    for r in d["results"]:
+        row = {
+            "loss": r["loss"],
+            "params": params_text(r["params"]),
+            "n": r["n"],
+            "reduction": r["reduction"],
+            "cost": r["cost"],
+            "sum": r["sum"],
+            "divisor": r["divisor"],
+            "accuracy": r.get("accuracy"),
+        }
+        row.update({k: r.get("stats", {}).get(k) for k in STAT_ORDER})
+        row.update({f"{k}_s": r.get("timings", {}).get(k) for k in ("validate", "jit", "compute")})
+        rows.append(row)
+    return rows
+
+
+def to_json(d: dict[str, Any], out: TextIO) -> None:
+    json.dump(jsonable(d), out, indent=2)
+    out.write("\n")
+
+
+def to_csv(d: dict[str, Any], out: TextIO) -> None:
+    rows = summary_rows(d)
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["loss"], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(d: dict[str, Any], out: TextIO) -> None:
+    rows = summary_rows(d)
+    if rows:
+        header = [k for k in rows[0] if not k.endswith("_s")]
+        out.write(_md_table(header, [[fmt(r[k], 10 if k == "cost" else 6) for k in header] for r in rows]))
+    t = d.get("timings", {})
+    out.write("\n")
+    out.write(_md_table(["phase", "seconds"], [[k, fmt(t.get(k), 4)] for k in TIMING_ORDER if k in t]))
+    if "rows_per_s" in t:
+        out.write(f"\n{fmt(t['rows_per_s'], 4)} rows/s end to end\n")
+
+
+def to_table(d: dict[str, Any], out: TextIO) -> None:
+    """Rich tables: a summary with one column per loss, then the timing table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, highlight=False, soft_wrap=False)
+    inp = d["input"]
+    src = inp["predictions"] + (f" + {inp['labels']}" if inp.get("labels") else "")
+    summary = Table(title=f"{src} · {inp['rows']} rows", title_justify="left", show_edge=False)
+    summary.add_column("", style="bold")
+    for r in d["results"]:
+        head = r["loss"] + (f"\n{params_text(r['params'])}" if r["params"] else "")
+        summary.add_column(head, justify="right")
+    lines: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("columns", lambda r: f"{r['columns'].get('y_true', '')} vs {r['columns'].get('y_pred', '')}"),
+        ("n", lambda r: str(r["n"])),
+        ("cost" if d["results"][0]["reduction"] != "sum" else "cost (sum)", lambda r: fmt(r["cost"], 10)),
+        ("sum", lambda r: fmt(r["sum"], 10)),
+    ]
+    if any(r.get("accuracy") is not None for r in d["results"]):
+        lines.append(("accuracy", lambda r: fmt(r.get("accuracy"), 6)))
+    lines += [(k, lambda r, k=k: fmt(r.get("stats", {}).get(k))) for k in STAT_ORDER]
+    for label, get in lines:
+        summary.add_row(label, *[get(r) for r in d["results"]])
+    console.print(summary)
+    if "gate" in d:
+        g = d["gate"]
+        verdict = "[green]passed[/]" if g["passed"] else f"[red]failed[/] ({', '.join(g['failed'])})"
+        console.print(f"gate --fail-above {fmt(g['fail_above'])}: {verdict}")
+    t = d.get("timings", {})
+    timing = Table(title="timing", title_justify="left", show_edge=False)
+    timing.add_column("phase", style="bold")
+    timing.add_column("seconds", justify="right")
+    timing.add_column("share", justify="right")
+    total = t.get("total") or float("nan")
+    for k in TIMING_ORDER:
+        if k in t:
+            timing.add_row(k, f"{t[k]:.4f}", "" if k == "total" else f"{100 * t[k] / total:.0f}%")
+    if "rows_per_s" in t:
+        timing.add_row("rows/s", fmt(t["rows_per_s"], 4), "")
+    console.print()
+    console.print(timing)
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any], TextIO], None]] = {
+    "table": to_table,
+    "json": to_json,
+    "csv": to_csv,
+    "markdown": to_markdown,
+}
+
+
+def render(d: dict[str, Any], fmt_name: str, out: TextIO) -> None:
+    RENDERERS[fmt_name](d, out)
+
+
+def frame_to_text(frame: Any, fmt_name: str) -> str:
+    """Per-sample rows in a text format (for --reduction none or --per-sample -)."""
+    buf = io.StringIO()
+    if fmt_name == "json":
+        buf.write(frame.to_json(orient="records", lines=False, double_precision=15))
+        buf.write("\n")
+    elif fmt_name == "markdown":
+        buf.write(
+            _md_table(
+                list(map(str, frame.columns)), [[fmt(v, 10) for v in row] for row in frame.itertuples(index=False)]
+            )
+        )
+    else:
+        frame.to_csv(buf, index=False, float_format="%.17g", lineterminator="\n")
+    return buf.getvalue()
