@@ -103,8 +103,8 @@ def _softmax_ce_ref(y, x):  # type: ignore[no-untyped-def]
     m = x.max(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         log_softmax = x - (m + np.log(np.exp(x - m).sum(axis=1, keepdims=True)))
-    t = _one_hot(y, x.shape[1])
-    return -np.where(t == 0, 0.0, t * log_softmax).sum(axis=1)
+        t = _one_hot(y, x.shape[1])
+        return -np.where(t == 0, 0.0, t * log_softmax).sum(axis=1)
 
 
 def softmax_ce_ids(c: int, x) -> float:  # type: ignore[no-untyped-def]

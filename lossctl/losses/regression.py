@@ -56,7 +56,10 @@ def mse(y: float, p: float) -> float:
     reference=_mse_ref,
     properties=_ALL_PROPS,
     cost="sqrt_mean",
-    examples=(Example(1.0, 3.5, 6.25, why="per-sample term; the cost is the root of the mean"),),
+    examples=(
+        Example(1.0, 3.5, 6.25, why="per-sample term; the cost is the root of the mean"),
+        Example(-1.0, -1.0, 0.0),
+    ),
     notes=("The per-sample value is the squared error; only the aggregate takes the square root.",),
     **_REGRESSION,
 )
@@ -118,7 +121,7 @@ def _huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
     examples=(
         Example(0.0, 0.5, 0.125),
         Example(0.0, 2.0, 1.5, why="linear part: 1 * (2 - 0.5)"),
-        Example(0.0, -3.0, 5.0, {"delta": 2.0}, why="2 * (3 - 1)"),
+        Example(0.0, -3.0, 4.0, {"delta": 2.0}, why="2 * (3 - 0.5 * 2)"),
         Example(0.0, 1.0, 0.5, why="at |r| = delta both pieces give 0.5"),
     ),
     notes=("Matches PyTorch HuberLoss, Keras Huber and Optax huber_loss (0.5 r^2 inside delta).",),

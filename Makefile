@@ -1,0 +1,47 @@
+# lossctl: `make demo` installs and runs on the sample data; `make test` installs and runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.lossctl-installed
+
+.PHONY: install demo test test-slow lint docs sample-data torch clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lossctl needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/lossctl eval sample_data/regression.csv --loss mse,rmse,mae,huber --format table
+	$(BIN)/lossctl eval sample_data/binary.parquet --loss bce,bce_logits,hinge --format table
+	$(BIN)/lossctl eval sample_data/multiclass.csv --loss cce,softmax_ce --format table
+	$(BIN)/lossctl eval sample_data/binary_preds.csv --labels sample_data/binary_labels.csv --key id --loss bce --format json
+
+test: install lint
+	$(BIN)/python -m pytest -m "not slow"
+
+# Long checks (10^8-sample summation accuracy, longer property runs).
+test-slow: install
+	$(BIN)/python -m pytest -m slow
+
+lint: install
+	$(BIN)/ruff check lossctl tests scripts
+	$(BIN)/ruff format --check lossctl tests scripts
+
+# Optional reference frameworks for the tests (skipped when absent). torch 2.13.0 is a local CPU wheel here.
+torch: install
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0 scikit-learn
+
+docs: install
+	$(BIN)/python -m lossctl.docs > docs/losses.md
+
+# Regenerate sample_data/ (needs scikit-learn).
+sample-data: install
+	$(BIN)/pip install --quiet --disable-pip-version-check scikit-learn
+	$(BIN)/python scripts/make_sample_data.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

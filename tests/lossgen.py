@@ -1,0 +1,60 @@
+"""Input generation for the registry-driven tests: drawn from each loss's declared domains."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from lossctl.domains import Interval
+from lossctl.registry import Loss, Pred, Task
+
+K = 5
+
+
+def draw(loss: Loss, rng: np.random.Generator, n: int, *, dist_labels: bool = False) -> tuple[Any, Any]:
+    """Typical valid (y_true, y_pred) for ``loss``: n rows (K columns for multiclass)."""
+    if loss.task is Task.MULTICLASS:
+        if loss.pred_rows_sum_to_one:
+            yp = rng.dirichlet(np.full(K, 0.7), n)
+        else:
+            yp = rng.normal(0.0, 3.0, (n, K))
+        yt = rng.dirichlet(np.full(K, 0.5), n) if dist_labels else rng.integers(0, K, n)
+        return yt, yp
+    yt = loss.y_true.sample(rng, n)
+    yp = loss.y_pred.sample(rng, n)
+    if loss.prediction is Pred.VALUE:
+        # Predictions near the targets, as a model's are, with a few far off.
+        yp = yt + rng.normal(0.0, 1.5, n) * np.where(rng.random(n) < 0.05, 20.0, 1.0)
+        lo = loss.y_pred.low if isinstance(loss.y_pred, Interval) else -math.inf
+        yp = np.maximum(yp, lo + 1e-3) if math.isfinite(lo) else yp
+    return yt, yp
+
+
+def perfect(loss: Loss, y: float) -> float:
+    """The prediction that is exactly right for a label y (binary labels are 0/1 or -1/1)."""
+    positive = y > 0
+    if loss.prediction is Pred.VALUE:
+        return y
+    if loss.prediction is Pred.PROBABILITY:
+        return 1.0 if positive else 0.0
+    if loss.prediction is Pred.LOGIT:
+        return math.inf if positive else -math.inf
+    return 1.0 if positive else -1.0  # a score on the right side of the margin
+
+
+def default_params(loss: Loss) -> dict[str, float]:
+    return {p.name: p.default for p in loss.params}
+
+
+def param_grid(loss: Loss) -> list[dict[str, float]]:
+    """Defaults plus, per parameter, a small and a large value inside its range."""
+    grid = [default_params(loss)]
+    for p in loss.params:
+        lo = p.domain.low if math.isfinite(p.domain.low) else -10.0
+        hi = p.domain.high if math.isfinite(p.domain.high) else 10.0
+        for v in (lo + 0.01 * (hi - lo) + 1e-3, lo + 0.4 * (hi - lo)):
+            if p.domain.contains(v):
+                grid.append({**default_params(loss), p.name: v})
+    return grid
