@@ -18,6 +18,7 @@ from lossctl.errors import InputError, UsageError
 from lossctl.registry import Loss, Pred, Task, get_loss
 
 REDUCTIONS = ("mean", "sum", "none")
+NAN_POLICIES = ("error", "omit", "propagate")
 # How far a row of class probabilities (or of a label distribution) may sum from 1.
 ROW_SUM_TOLERANCE = 1e-3
 QUANTILES = {"median": 0.5, "p90": 0.9, "p99": 0.99}
@@ -41,6 +42,9 @@ class EvalResult:
     _per_sample: Any = field(default=None, repr=False)
     _compute_per_sample: Callable[[], Any] | None = field(default=None, repr=False)
     _weights: Any = field(default=None, repr=False)
+    omitted: int = 0  # rows left out under the nan policy "omit" or "propagate"
+    nan_policy: str = "error"
+    kept: Any = field(default=None, repr=False)  # indices of the rows used, when some were left out
 
     @property
     def per_sample(self) -> np.ndarray:
@@ -85,6 +89,9 @@ class EvalResult:
         }
         if self.accuracy is not None:
             d["accuracy"] = self.accuracy
+        if self.nan_policy != "error":
+            d["nan_policy"] = self.nan_policy
+            d["omitted"] = self.omitted
         if self.columns:
             d["columns"] = dict(self.columns)
         if with_stats:
@@ -121,7 +128,10 @@ def _check_domain(arr: np.ndarray, domain: Domain, name: str, loss: Loss, hint: 
     value = float(arr.ravel()[i])
     where = _where(i, arr, name)
     if math.isnan(value):
-        raise InputError(f"{where} is NaN; {loss.name} needs a number in every row (drop or fill missing values)")
+        raise InputError(
+            f"{where} is NaN; {loss.name} needs a number in every row "
+            "(drop or fill missing values, or skip such rows with --nan omit)"
+        )
     tail = f"; {hint}" if hint else ""
     raise InputError(f"{where} is {value:g}, outside {domain} for {loss.name}{tail}")
 
@@ -137,8 +147,8 @@ def _check_rows_sum_to_one(arr: np.ndarray, name: str, loss: Loss) -> None:
         )
 
 
-def _prepare(loss: Loss, y_true: Any, y_pred: Any, names: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray, str]:
-    """Arrays shaped, typed and checked for ``loss``; returns (y_true, y_pred, layout)."""
+def _shape(loss: Loss, y_true: Any, y_pred: Any, names: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays shaped and typed for ``loss``: (n,) or (n, K)."""
     nt, npred = names.get("y_true", "y_true"), names.get("y_pred", "y_pred")
     yp = _numeric(y_pred, npred)
     yt = _numeric(y_true, nt)
@@ -164,7 +174,34 @@ def _prepare(loss: Loss, y_true: Any, y_pred: Any, names: Mapping[str, str]) -> 
         yt = np.ascontiguousarray(yt)
     if yt.shape[0] != yp.shape[0]:
         raise InputError(f"{nt} has {yt.shape[0]} rows but {npred} has {yp.shape[0]}; they must be aligned row by row")
+    return yt, yp
 
+
+def _admits(domain: Domain, value: float) -> bool:
+    return domain.contains(value)
+
+
+def _missing_rows(loss: Loss, yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Rows holding NaN, or an infinity that the input's domain does not admit."""
+
+    def bad(a: np.ndarray, domain: Domain | None) -> np.ndarray:
+        nonfinite = ~np.isfinite(a)
+        if domain is not None:
+            for inf in (np.inf, -np.inf):
+                if _admits(domain, inf):
+                    nonfinite &= a != inf
+        return nonfinite.any(axis=1) if a.ndim == 2 else nonfinite
+
+    t_domain = loss.y_true if loss.task is not Task.MULTICLASS else None
+    rows = bad(yt, t_domain) | bad(yp, loss.y_pred)
+    if w is not None:
+        rows |= bad(w, None)
+    return rows
+
+
+def _validate(loss: Loss, yt: np.ndarray, yp: np.ndarray, names: Mapping[str, str]) -> tuple[np.ndarray, str]:
+    """Check values against the loss's domains; returns (y_true as the kernel takes it, layout)."""
+    nt, npred = names.get("y_true", "y_true"), names.get("y_pred", "y_pred")
     _check_domain(yp, loss.y_pred, npred, loss, loss.pred_hint)
     if loss.pred_rows_sum_to_one:
         _check_rows_sum_to_one(yp, npred, loss)
@@ -187,18 +224,21 @@ def _prepare(loss: Loss, y_true: Any, y_pred: Any, names: Mapping[str, str]) -> 
         _check_rows_sum_to_one(yt, nt, loss)
     else:
         _check_domain(yt, loss.y_true, nt, loss)
-    return yt, yp, layout
+    return yt, layout
 
 
-def _prepare_weights(w: Any, n: int, name: str) -> np.ndarray:
+def _shape_weights(w: Any, n: int, name: str) -> np.ndarray:
     arr = _numeric(w, name)
     if arr.ndim != 1 or arr.shape[0] != n:
         raise InputError(f"{name} has shape {arr.shape}; it needs one weight per row ({n})")
+    return np.ascontiguousarray(arr)
+
+
+def _check_weights(arr: np.ndarray, name: str) -> None:
     bad = ~(np.isfinite(arr) & (arr >= 0))
     if bad.any():
         i = int(np.argmax(bad))
         raise InputError(f"{name} at row {i} is {arr[i]:g}; sample weights must be finite and >= 0")
-    return np.ascontiguousarray(arr)
 
 
 def _accuracy(loss: Loss, yt: np.ndarray, yp: np.ndarray, layout: str, w: np.ndarray | None) -> float | None:
@@ -222,6 +262,7 @@ def evaluate(
     sample_weight: Any = None,
     *,
     reduction: str = "mean",
+    nan: str = "error",
     keep_per_sample: bool = False,
     names: Mapping[str, str] | None = None,
     **params: float,
@@ -234,7 +275,12 @@ def evaluate(
     "none" (only per-sample losses; ``cost`` is None). Per-sample losses are computed in the same
     pass when ``keep_per_sample`` (or reduction "none"); otherwise the pass computes the cost alone
     and ``per_sample`` is computed on first access. ``names`` renames the inputs in error
-    messages (the CLI passes column names). Raises :class:`lossctl.errors.InputError` or
+    messages (the CLI passes column names).
+
+    ``nan`` is the policy for rows holding NaN (or an infinity the input's domain does not admit):
+    "error" (the default) names the first such row; "omit" leaves those rows out (counted in
+    ``omitted``); "propagate" leaves them out of the computation but makes the cost NaN, as NaN
+    arithmetic would, and their per-sample losses NaN. Raises :class:`lossctl.errors.InputError` or
     :class:`~lossctl.errors.UsageError` (both ValueErrors) on bad input.
     """
     t0 = time.perf_counter()
@@ -244,10 +290,24 @@ def evaluate(
     if reduction == "sum" and lo.cost == "sqrt_mean":
         raise UsageError(f"{lo.name} is the root of a mean and has no sum; use mse with --reduction sum")
     pvals = lo.resolve_params(params)
+    if nan not in NAN_POLICIES:
+        raise UsageError(f"nan policy '{nan}' is not one of {', '.join(NAN_POLICIES)}")
     names = dict(names or {})
-    yt, yp, layout = _prepare(lo, y_true, y_pred, names)
+    wname = names.get("weight", "sample_weight")
+    yt, yp = _shape(lo, y_true, y_pred, names)
+    w = None if sample_weight is None else _shape_weights(sample_weight, yp.shape[0], wname)
+    kept = None
+    if nan != "error":
+        missing = _missing_rows(lo, yt, yp, w)
+        if missing.any():
+            kept = np.flatnonzero(~missing)
+            yt, yp = yt[kept], yp[kept]
+            w = None if w is None else w[kept]
+    yt, layout = _validate(lo, yt, yp, names)
+    if w is not None:
+        _check_weights(w, wname)
     n = yp.shape[0]
-    w = None if sample_weight is None else _prepare_weights(sample_weight, n, names.get("weight", "sample_weight"))
+    omitted = 0 if kept is None else int(missing.sum())
     ptuple = tuple(pvals.values())
     t1 = time.perf_counter()
 
@@ -287,6 +347,9 @@ def evaluate(
         cost = total
     else:
         cost = None
+    if nan == "propagate" and omitted:
+        cost = None if cost is None else math.nan
+        total = math.nan
     return EvalResult(
         loss=lo.name,
         params=pvals,
@@ -302,6 +365,9 @@ def evaluate(
         _per_sample=out,
         _compute_per_sample=per_sample,
         _weights=w,
+        omitted=omitted,
+        nan_policy=nan,
+        kept=kept,
     )
 
 

@@ -39,6 +39,17 @@ class Format(StrEnum):
     markdown = "markdown"
 
 
+class NanPolicy(StrEnum):
+    error = "error"
+    omit = "omit"
+    propagate = "propagate"
+
+
+class Unmatched(StrEnum):
+    error = "error"
+    drop = "drop"
+
+
 class Reduction(StrEnum):
     mean = "mean"
     sum = "sum"
@@ -129,23 +140,45 @@ def _default_format(given: Format | None) -> str:
     return "table" if sys.stdout.isatty() else "json"
 
 
-def _write_atomically(path: str, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place when complete."""
+def _check_writable_target(path: str) -> None:
+    """Fail before any work when an output file cannot be created."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError(f"cannot write '{path}': directory '{directory}' does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"cannot write '{path}': it is a directory; give a file name")
+    if not os.access(directory, os.W_OK):
+        raise UsageError(f"cannot write '{path}': directory '{directory}' is not writable")
+
+
+def write_atomically(path: str, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    An interrupted or failed write leaves no partial file and any earlier ``path`` untouched.
+    """
+    _check_writable_target(path)
+    directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lossctl-", suffix=".tmp")
+        os.close(fd)
     except OSError as e:
-        raise UsageError(f"cannot write '{path}': {e.strerror}") from None
+        raise UsageError(f"cannot write '{path}': {e.strerror or e}; choose a writable directory") from None
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
+        write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as e:
+        raise UsageError(f"cannot write '{path}': {e.strerror or e}; nothing was written") from None
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+
+
+def write_frame(frame: Any, path: str) -> None:
+    """Per-sample rows to ``path``: Parquet by extension, else CSV with round-trip precision."""
+    if path.lower().endswith((".parquet", ".pq")):
+        write_atomically(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    else:
+        write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.17g", lineterminator="\n"))
 
 
 @app.command("eval")
@@ -158,6 +191,10 @@ def eval_cmd(
         str | None, typer.Option("--labels", help="A separate file of labels, row-aligned or joined with --key.")
     ] = None,
     key: Annotated[str | None, typer.Option("--key", help="Column joining --labels to the predictions.")] = None,
+    unmatched: Annotated[
+        Unmatched,
+        typer.Option("--unmatched", help="Keys found on one side only: error (default) or drop them (inner join)."),
+    ] = Unmatched.error,
     y_true: Annotated[
         str | None,
         typer.Option("--y-true", help="Label column (default: y_true, label, target, ...); a glob for one-hot."),
@@ -174,10 +211,25 @@ def eval_cmd(
     reduction: Annotated[
         Reduction, typer.Option("--reduction", help="mean (the cost), sum, or none (print per-sample losses).")
     ] = Reduction.mean,
+    nan: Annotated[
+        NanPolicy,
+        typer.Option(
+            "--nan",
+            help="Rows with NaN or an inadmissible inf: error (default, names the row), omit them, "
+            "or propagate (the cost becomes NaN).",
+        ),
+    ] = NanPolicy.error,
     per_sample: Annotated[
         str | None,
         typer.Option("--per-sample", help="Write per-sample losses to this CSV/Parquet file ('-' for stdout)."),
     ] = None,
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats/--no-stats",
+            help="Report the spread of per-sample losses (std, quantiles); --no-stats computes the cost alone.",
+        ),
+    ] = True,
     fmt: FormatOpt = None,
     fail_above: Annotated[
         float | None, typer.Option("--fail-above", help="Exit 1 when a cost exceeds this value (a CI gate).")
@@ -189,36 +241,40 @@ def eval_cmd(
     from lossctl.pipeline import evaluate_files
     from lossctl.registry import params_for, parse_loss_list, parse_param_assignments
 
+    if per_sample == "-" and reduction is not Reduction.none:
+        raise UsageError(
+            "--per-sample - would mix per-sample rows into the summary on stdout; give a file path, "
+            "or use --reduction none to print only the per-sample losses"
+        )
+    if fail_above is not None and reduction is Reduction.none:
+        raise UsageError("--fail-above gates on the cost, which --reduction none does not compute; use mean or sum")
     losses = parse_loss_list(loss)
     params = params_for(losses, parse_param_assignments(param or []))
-    inputs = {os.path.abspath(p) for p in (file, labels) if p and p != "-"}
-    if per_sample and per_sample != "-" and os.path.abspath(per_sample) in inputs:
-        raise UsageError(f"--per-sample '{per_sample}' is one of the inputs; lossctl never overwrites its input")
+    if per_sample and per_sample != "-":
+        _refuse_overwriting_inputs(per_sample, [p for p in (file, labels) if p and p != "-"])
+        _check_writable_target(per_sample)
     report = evaluate_files(
         file,
         losses,
         params,
         labels=labels,
         key=key,
+        unmatched=unmatched.value,
         y_true=y_true,
         y_pred=y_pred,
         weight=weight,
         reduction=reduction.value,
+        nan=nan.value,
         fail_above=fail_above,
+        keep_per_sample=stats or per_sample is not None,
     )
     out_fmt = _default_format(fmt)
     if reduction is Reduction.none:
         sys.stdout.write(render.frame_to_text(report.per_sample_frame(), "csv" if out_fmt == "table" else out_fmt))
     else:
-        render.render(report.to_dict(), out_fmt, sys.stdout)
-    if per_sample:
-        frame = report.per_sample_frame()
-        if per_sample == "-":
-            sys.stdout.write(render.frame_to_text(frame, "csv"))
-        elif per_sample.lower().endswith((".parquet", ".pq")):
-            _write_parquet_atomically(frame, per_sample)
-        else:
-            _write_atomically(per_sample, render.frame_to_text(frame, "csv"))
+        render.render(report.to_dict(with_stats=stats), out_fmt, sys.stdout)
+    if per_sample and per_sample != "-":
+        write_frame(report.per_sample_frame(), per_sample)
     sys.stdout.flush()
     if report.failed:
         worst = ", ".join(f"{r.loss}={r.cost:.6g}" for r in report.results if r.loss in report.failed)
@@ -226,19 +282,13 @@ def eval_cmd(
         raise typer.Exit(1)
 
 
-def _write_parquet_atomically(frame: Any, path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UsageError(f"cannot write '{path}': directory '{directory}' does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lossctl-", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _refuse_overwriting_inputs(output: str, inputs: list[str]) -> None:
+    for src in inputs:
+        same = os.path.abspath(src) == os.path.abspath(output)
+        if not same and os.path.exists(output) and os.path.exists(src):
+            same = os.path.samefile(src, output)
+        if same:
+            raise UsageError(f"--per-sample '{output}' is one of the inputs; lossctl never overwrites its input")
 
 
 @app.command("list")

@@ -9,7 +9,6 @@ prediction a loss declares) or given explicitly; multiclass predictions take a g
 from __future__ import annotations
 
 import fnmatch
-import io as _io
 import os
 import re
 import sys
@@ -47,31 +46,21 @@ class Table:
     format: str
     columns: list[str]
     frame: Any = None  # pandas.DataFrame of the columns read
+    delimiter: str = ","
+    compression: str | None = None
+    raw: bytes | None = None  # stdin's bytes, held until read_columns parses them
 
     @property
     def rows(self) -> int:
         return 0 if self.frame is None else len(self.frame)
 
+    def line_of(self, row: int) -> str:
+        """' (line L)' for text formats: the header is line 1."""
+        return "" if self.format == "parquet" else f" (line {row + 2})"
 
-def _detect_format(path: str) -> str:
-    if path == "-":
-        return "csv"
-    low = path.lower()
-    if low.endswith(PARQUET_EXT):
-        return "parquet"
-    if low.endswith(TSV_EXT):
-        return "tsv"
-    if low.endswith(".csv"):
-        return "csv"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError as e:
-        raise _os_error(path, e) from None
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    first = head.split(b"\n", 1)[0]
-    return "tsv" if first.count(b"\t") > first.count(b",") else "csv"
+
+HEAD_BYTES = 1 << 16
+DELIMITERS = (",", "\t", ";", "|")
 
 
 def _os_error(path: str, e: OSError) -> InputError:
@@ -80,45 +69,86 @@ def _os_error(path: str, e: OSError) -> InputError:
     if isinstance(e, IsADirectoryError):
         return InputError(f"'{path}' is a directory; give a CSV, TSV or Parquet file")
     if isinstance(e, PermissionError):
-        return InputError(f"cannot read '{path}': permission denied")
+        return InputError(f"cannot read '{path}': permission denied; check the file's permissions")
     return InputError(f"cannot read '{path}': {e.strerror or e}")
 
 
-def open_table(path: str) -> Table:
-    """Look at a file's format and column names without reading its data."""
-    fmt = _detect_format(path)
-    if path != "-":
-        if not os.path.exists(path):
-            raise InputError(f"file '{path}' does not exist; check the path")
-        if os.path.isdir(path):
-            raise InputError(f"'{path}' is a directory; give a CSV, TSV or Parquet file")
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            names = list(pq.read_schema(path).names)
-        except OSError as e:
-            raise _os_error(path, e) from None
-        except Exception as e:  # pyarrow raises ArrowInvalid for a corrupt file
-            raise InputError(f"'{path}' is not a readable Parquet file ({_first_line(e)})") from None
-        return Table(path, fmt, names)
-    table = Table(path, fmt, [])
+def _head(path: str) -> tuple[bytes, bytes | None]:
+    """The first bytes of a file (or all of stdin, which can be read only once)."""
     if path == "-":
-        table.frame = sys.stdin.buffer.read()  # held until read_columns parses it
-        header = table.frame.split(b"\n", 1)[0]
-    else:
-        try:
-            with open(path, "rb") as fh:
-                header = fh.readline()
-        except OSError as e:
-            raise _os_error(path, e) from None
-    if not header.strip():
+        data = sys.stdin.buffer.read()
+        return data[:HEAD_BYTES], data
+    if os.path.isdir(path):
+        raise InputError(f"'{path}' is a directory; give a CSV, TSV or Parquet file")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(HEAD_BYTES), None
+    except OSError as e:
+        raise _os_error(path, e) from None
+
+
+def _gunzip_head(head: bytes) -> bytes:
+    import zlib
+
+    try:
+        return zlib.decompressobj(wbits=31).decompress(head, HEAD_BYTES)
+    except zlib.error as e:
+        raise InputError(f"corrupt gzip data ({e})") from None
+
+
+def open_table(path: str) -> Table:
+    """Look at a file's format, delimiter and column names without reading its data."""
+    head, raw = _head(path)
+    low = path.lower()
+    if not head:
         raise InputError(f"'{path}' is empty; it needs a header row and data rows")
+    if head.startswith(b"PAR1") or low.endswith(PARQUET_EXT):
+        return _open_parquet(path, head)
+    compression = None
+    if head.startswith(b"\x1f\x8b"):
+        compression = "gzip"
+        try:
+            head = _gunzip_head(head)
+        except InputError as e:
+            raise InputError(f"cannot read '{path}': {e}") from None
+        low = low.removesuffix(".gz")
+    if b"\x00" in head:
+        raise InputError(f"'{path}' looks like a binary file, not CSV or TSV text; give a CSV, TSV or Parquet file")
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not just a character cut at the end of the sample
+            raise InputError(f"'{path}' is not UTF-8 text (byte {e.start}); save it as UTF-8 CSV") from None
+        text = head[: e.start].decode("utf-8-sig")
+    header = text.splitlines()[0] if text.strip() else ""
+    if not header.strip():
+        raise InputError(f"'{path}' has no header row; the first line must name the columns")
+    if low.endswith(TSV_EXT):
+        delimiter = "\t"
+    else:
+        counts = {d: header.count(d) for d in DELIMITERS}
+        delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
     import csv
 
-    text = header.decode("utf-8-sig", errors="replace").rstrip("\r\n")
-    table.columns = next(csv.reader([text], delimiter="\t" if fmt == "tsv" else ","))
-    return table
+    columns = next(csv.reader([header], delimiter=delimiter))
+    fmt = "tsv" if delimiter == "\t" else "csv"
+    return Table(path, fmt, columns, delimiter=delimiter, compression=compression, raw=raw)
+
+
+def _open_parquet(path: str, head: bytes) -> Table:
+    if path == "-":
+        raise InputError("stdin holds Parquet data; lossctl reads CSV from stdin: give the Parquet file's path")
+    import pyarrow.parquet as pq
+
+    try:
+        names = list(pq.read_schema(path).names)
+    except OSError as e:
+        if not head.startswith(b"PAR1"):
+            raise InputError(f"'{path}' is not a Parquet file (it does not start with PAR1)") from None
+        raise InputError(f"'{path}' is not a readable Parquet file: {_first_line(e)}") from None
+    except Exception as e:  # pyarrow raises ArrowInvalid for a corrupt or truncated file
+        raise InputError(f"'{path}' is not a readable Parquet file: {_first_line(e)}") from None
+    return Table(path, "parquet", names)
 
 
 def _first_line(e: BaseException) -> str:
@@ -130,20 +160,42 @@ def read_columns(table: Table, needed: Sequence[str]) -> Table:
     import pandas as pd
 
     cols = list(dict.fromkeys(needed))
+    for c in cols:
+        if table.columns.count(c) > 1:
+            raise InputError(f"column '{c}' appears {table.columns.count(c)} times in '{table.source}'; rename one")
     try:
         if table.format == "parquet":
             frame = pd.read_parquet(table.source, columns=cols)
         else:
-            src = _io.BytesIO(table.frame) if table.source == "-" else table.source
-            frame = pd.read_csv(
-                src, sep="\t" if table.format == "tsv" else ",", usecols=cols, encoding="utf-8-sig", low_memory=False
-            )
+            frame = _read_text(table, cols, as_text=False)
     except OSError as e:
         raise _os_error(table.source, e) from None
     except Exception as e:
-        raise InputError(f"cannot read '{table.source}': {_first_line(e)}") from None
+        if "conversion error" not in str(e).lower():
+            raise InputError(f"cannot read '{table.source}': {_first_line(e)}") from None
+        # A cell that is not a number: read the columns as text so the error can name its row.
+        frame = _read_text(table, cols, as_text=True)
+    if len(frame) == 0:
+        raise InputError(f"'{table.source}' has a header but no data rows")
     table.frame = frame
     return table
+
+
+def _read_text(table: Table, cols: list[str], as_text: bool) -> Any:
+    """CSV/TSV via pyarrow: multithreaded, and it refuses ragged rows (pandas' C reader with
+    usecols silently ignores extra fields)."""
+    import pyarrow as pa
+    import pyarrow.csv as pc
+
+    src = pa.py_buffer(table.raw) if table.raw is not None else table.source
+    stream = pa.input_stream(src, compression=table.compression)
+    types = {c: pa.string() for c in cols} if as_text else None
+    result = pc.read_csv(
+        stream,
+        parse_options=pc.ParseOptions(delimiter=table.delimiter),
+        convert_options=pc.ConvertOptions(include_columns=cols, column_types=types),
+    )
+    return result.to_pandas()
 
 
 def numeric_column(table: Table, name: str) -> Any:
@@ -160,7 +212,7 @@ def numeric_column(table: Table, name: str) -> Any:
     bad = converted.isna() & s.notna()
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
-        where = f"row {i}" + (f" (line {i + 2})" if table.format != "parquet" else "")
+        where = f"row {i}{table.line_of(i)}"
         raise InputError(f"column '{name}' of '{table.source}' has a non-numeric value {s.iloc[i]!r} at {where}")
     return converted.to_numpy(dtype=np.float64)
 

@@ -29,16 +29,27 @@ class EvalReport:
     row_ids: Any = None  # key values for per-sample output; None means 0..n-1
     fail_above: float | None = None
     failed: list[str] = field(default_factory=list)
+    unmatched_dropped: tuple[int, int] = (0, 0)  # prediction and label rows without a partner key
 
     def to_dict(self, with_stats: bool = True) -> dict[str, Any]:
         from lossctl import __version__
 
         d: dict[str, Any] = {
             "lossctl": __version__,
-            "input": {"predictions": self.predictions, "labels": self.labels, "format": self.format, "rows": self.rows},
+            "input": {
+                "predictions": self.predictions,
+                "labels": self.labels,
+                "format": self.format,
+                "rows": self.rows,
+            },
             "results": [r.to_dict(with_stats=with_stats) for r in self.results],
             "timings": dict(self.timings),
         }
+        if any(self.unmatched_dropped):
+            d["input"]["unmatched_dropped"] = {
+                "predictions": self.unmatched_dropped[0],
+                "labels": self.unmatched_dropped[1],
+            }
         if self.fail_above is not None:
             d["gate"] = {"fail_above": self.fail_above, "failed": list(self.failed), "passed": not self.failed}
         return d
@@ -51,32 +62,59 @@ class EvalReport:
         ids = self.row_ids if self.row_ids is not None else np.arange(self.rows)
         data = {self.row_id_name: ids}
         for r in self.results:
-            data[r.loss] = r.per_sample
+            if r.kept is None:
+                data[r.loss] = r.per_sample
+            else:  # rows left out under --nan omit/propagate stay in the file, with NaN
+                full = np.full(self.rows, np.nan)
+                full[r.kept] = r.per_sample
+                data[r.loss] = full
         return pd.DataFrame(data)
 
 
-def _join_on_key(preds: io.Table, labels: io.Table, key: str) -> Any:
-    """Labels joined to predictions on ``key``; duplicate or unmatched keys are errors."""
+def _key_values(series: Any) -> Any:
+    """Keys compared by value: numbers as numbers (7 matches 7.0), anything else as text."""
+    import pandas as pd
+
+    if series.dtype.kind in "iuf":
+        return series.astype("float64")
+    numeric = pd.to_numeric(series, errors="coerce")
+    if numeric.notna().all():
+        return numeric.astype("float64")
+    return series.astype(str).str.strip()
+
+
+def _show_key(value: Any) -> str:
+    value = value.item() if hasattr(value, "item") else value
+    return repr(value)
+
+
+def _join_on_key(preds: io.Table, labels: io.Table, key: str, unmatched: str) -> tuple[Any, int, int]:
+    """Labels joined to predictions on ``key``. Duplicate keys are errors; unmatched keys are
+    errors unless ``unmatched == "drop"``. Returns (frame, dropped predictions, dropped labels)."""
     pk = io.find_column(preds, key, "key")
     lk = io.find_column(labels, key, "key")
     pf, lf = preds.frame, labels.frame
     for frame, src, col in ((pf, preds.source, pk), (lf, labels.source, lk)):
+        if frame[col].isna().any():
+            i = int(frame[col].isna().to_numpy().argmax())
+            raise InputError(f"key '{col}' is empty at row {i} of '{src}'; every row needs a key")
         dup = frame[col].duplicated()
         if dup.any():
             i = int(dup.to_numpy().argmax())
-            raise InputError(f"key '{col}' repeats in '{src}': {frame[col].iloc[i]!r} at row {i} is a duplicate")
-    if pf[pk].dtype.kind != lf[lk].dtype.kind:
-        # Compare as text so that 7 and "7" match; say so rather than silently failing to match.
-        pf = pf.assign(**{pk: pf[pk].astype(str)})
-        lf = lf.assign(**{lk: lf[lk].astype(str)})
-    merged = pf.merge(lf, left_on=pk, right_on=lk, how="inner", suffixes=("", "__labels"), sort=False)
+            raise InputError(
+                f"key '{col}' repeats in '{src}': {_show_key(frame[col].iloc[i])} at row {i} is a duplicate "
+                f"({int(dup.sum())} duplicate rows); keys must be unique"
+            )
+    left = pf.assign(__key=_key_values(pf[pk]))
+    right = lf.drop(columns=[lk]).assign(__key=_key_values(lf[lk]))
+    merged = left.merge(right, on="__key", how="inner", suffixes=("", "__labels"), sort=False)
     only_p, only_l = len(pf) - len(merged), len(lf) - len(merged)
-    if only_p or only_l:
+    if (only_p or only_l) and unmatched != "drop":
         raise InputError(
             f"keys do not match on '{key}': {only_p} prediction rows have no label and {only_l} label rows "
-            "have no prediction"
+            "have no prediction; pass --unmatched drop to evaluate the matched rows only"
         )
-    return merged
+    return merged.drop(columns=["__key"]), only_p, only_l
 
 
 def evaluate_files(
@@ -86,10 +124,12 @@ def evaluate_files(
     *,
     labels: str | None = None,
     key: str | None = None,
+    unmatched: str = "error",
     y_true: str | None = None,
     y_pred: str | None = None,
     weight: str | None = None,
     reduction: str = "mean",
+    nan: str = "error",
     fail_above: float | None = None,
     keep_per_sample: bool = True,
 ) -> EvalReport:
@@ -99,6 +139,7 @@ def evaluate_files(
     quantiles and ``--per-sample`` need them); without it the pass computes the cost alone.
     """
     t0 = time.perf_counter()
+    dropped_p = dropped_l = 0
     if labels is not None and labels == predictions and labels != "-":
         labels = None
     if predictions == "-" and labels == "-":
@@ -123,7 +164,7 @@ def evaluate_files(
         io.read_columns(ptab, kp + need_p)
         io.read_columns(ltab, kl + need_l)
         if key:
-            frame = _join_on_key(ptab, ltab, key)
+            frame, dropped_p, dropped_l = _join_on_key(ptab, ltab, key, unmatched)
             kcol = kp[0]
         else:
             if ptab.rows != ltab.rows:
@@ -131,7 +172,10 @@ def evaluate_files(
                     f"'{predictions}' has {ptab.rows} rows but '{labels}' has {ltab.rows}; "
                     "they must be aligned row by row, or joined with --key COL"
                 )
-            frame = ptab.frame.join(ltab.frame, rsuffix="__labels")
+            import pandas as pd
+
+            right = ltab.frame.rename(columns=lambda c: c + "__labels" if c in ptab.frame.columns else c)
+            frame = pd.concat([ptab.frame.reset_index(drop=True), right.reset_index(drop=True)], axis=1)
         table = io.Table(predictions, ptab.format, list(frame.columns), frame)
     else:
         table = io.read_columns(ptab, need_l + need_p)
@@ -146,12 +190,11 @@ def evaluate_files(
         yp = io.numeric_matrix(table, pcols)
         w = io.numeric_column(table, wcol) if wcol else None
         names = {"y_true": io.describe_columns(tcols), "y_pred": io.describe_columns(pcols)}
+        prm = params[lo.name]
         if wcol:
             names["weight"] = wcol
         results.append(
-            evaluate(
-                yt, yp, lo, w, reduction=reduction, keep_per_sample=keep_per_sample, names=names, **params[lo.name]
-            )
+            evaluate(yt, yp, lo, w, reduction=reduction, nan=nan, keep_per_sample=keep_per_sample, names=names, **prm)
         )
     t2 = time.perf_counter()
 
@@ -179,4 +222,5 @@ def evaluate_files(
         row_ids=row_ids,
         fail_above=fail_above,
         failed=failed,
+        unmatched_dropped=(dropped_p, dropped_l),
     )

@@ -243,8 +243,11 @@ def params_for(losses: Sequence[Loss], assignments: Mapping[str, Mapping[str, fl
         if not any(pname in loss.param_names for loss in losses):
             takers = [lo.name for lo in registry() if pname in lo.param_names]
             chosen = ", ".join(lo.name for lo in losses)
+            accepted = sorted({p for lo in losses for p in lo.param_names})
             also = f" ({', '.join(takers)} take it)" if takers else ""
-            raise UsageError(f"parameter '{pname}' is not taken by {chosen}{also}")
+            takes = f"; they take {', '.join(accepted)}" if accepted else "; they take no parameters"
+            hint = did_you_mean(pname, accepted)
+            raise UsageError(f"parameter '{pname}' is not taken by {chosen}{also}{takes}.{hint}".replace("..", "."))
     for scope in assignments:
         if scope and scope not in [lo.name for lo in losses]:
             raise UsageError(f"-p {scope}.… names a loss that is not selected; add --loss {scope}")

@@ -99,14 +99,16 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, highlight=False, soft_wrap=False)
+    # Off a terminal, never cut a value to fit 80 columns: let the table take the width it needs.
+    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 10_000)
     inp = d["input"]
     src = inp["predictions"] + (f" + {inp['labels']}" if inp.get("labels") else "")
-    summary = Table(title=f"{src} · {inp['rows']} rows", title_justify="left", show_edge=False)
+    console.print(f"[bold]{src}[/] · {inp['rows']} rows")
+    summary = Table(show_edge=False)
     summary.add_column("", style="bold")
     for r in d["results"]:
         head = r["loss"] + (f"\n{params_text(r['params'])}" if r["params"] else "")
-        summary.add_column(head, justify="right")
+        summary.add_column(head, justify="right", overflow="fold")
     lines: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("columns", lambda r: f"{r['columns'].get('y_true', '')} vs {r['columns'].get('y_pred', '')}"),
         ("n", lambda r: str(r["n"])),
@@ -115,7 +117,8 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
     ]
     if any(r.get("accuracy") is not None for r in d["results"]):
         lines.append(("accuracy", lambda r: fmt(r.get("accuracy"), 6)))
-    lines += [(k, lambda r, k=k: fmt(r.get("stats", {}).get(k))) for k in STAT_ORDER]
+    if any(r.get("stats") for r in d["results"]):
+        lines += [(k, lambda r, k=k: fmt(r.get("stats", {}).get(k))) for k in STAT_ORDER]
     for label, get in lines:
         summary.add_row(label, *[get(r) for r in d["results"]])
     console.print(summary)
@@ -124,7 +127,7 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
         verdict = "[green]passed[/]" if g["passed"] else f"[red]failed[/] ({', '.join(g['failed'])})"
         console.print(f"gate --fail-above {fmt(g['fail_above'])}: {verdict}")
     t = d.get("timings", {})
-    timing = Table(title="timing", title_justify="left", show_edge=False)
+    timing = Table(show_edge=False)
     timing.add_column("phase", style="bold")
     timing.add_column("seconds", justify="right")
     timing.add_column("share", justify="right")
@@ -154,7 +157,8 @@ def frame_to_text(frame: Any, fmt_name: str) -> str:
     """Per-sample rows in a text format (for --reduction none or --per-sample -)."""
     buf = io.StringIO()
     if fmt_name == "json":
-        buf.write(frame.to_json(orient="records", lines=False, double_precision=15))
+        # json.dumps writes floats that round-trip exactly (pandas' to_json rounds them).
+        buf.write(json.dumps(jsonable(frame.to_dict("records"))))
         buf.write("\n")
     elif fmt_name == "markdown":
         buf.write(
