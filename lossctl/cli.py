@@ -241,11 +241,6 @@ def eval_cmd(
     from lossctl.pipeline import evaluate_files
     from lossctl.registry import params_for, parse_loss_list, parse_param_assignments
 
-    if per_sample == "-" and reduction is not Reduction.none:
-        raise UsageError(
-            "--per-sample - would mix per-sample rows into the summary on stdout; give a file path, "
-            "or use --reduction none to print only the per-sample losses"
-        )
     if fail_above is not None and reduction is Reduction.none:
         raise UsageError("--fail-above gates on the cost, which --reduction none does not compute; use mean or sum")
     losses = parse_loss_list(loss)
@@ -269,8 +264,13 @@ def eval_cmd(
         keep_per_sample=stats or per_sample is not None,
     )
     out_fmt = _default_format(fmt)
-    if reduction is Reduction.none:
+    rows_to_stdout = reduction is Reduction.none or per_sample == "-"
+    if rows_to_stdout:
+        # Per-sample rows are the data on stdout; the summary, if any, goes to stderr for the reader.
         sys.stdout.write(render.frame_to_text(report.per_sample_frame(), "csv" if out_fmt == "table" else out_fmt))
+        if reduction is not Reduction.none:
+            summary_fmt = fmt.value if fmt is not None else ("table" if sys.stderr.isatty() else "json")
+            render.render(report.to_dict(with_stats=stats), summary_fmt, sys.stderr)
     else:
         render.render(report.to_dict(with_stats=stats), out_fmt, sys.stdout)
     if per_sample and per_sample != "-":

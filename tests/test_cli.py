@@ -503,15 +503,16 @@ def test_per_sample_file(tmp_path: Path, name: str) -> None:
 
 
 def test_per_sample_to_stdout() -> None:
-    # Per-sample rows on stdout would corrupt the summary there: refused, with the way out named.
-    r = run("eval", REG, "-l", "mse,mae", "--per-sample", "-", "-f", "csv")
-    assert r.exit_code == 2 and "--reduction none" in r.stderr and r.stdout == ""
+    # The per-sample rows are the data on stdout; the summary moves to stderr.
     y, p = sample_arrays("regression", "mse")
-    out = ok("eval", REG, "-l", "mse,mae", "--per-sample", "-", "--reduction", "none", "-f", "csv").stdout
-    per_sample = pd.read_csv(io.StringIO(out))
+    r = ok("eval", REG, "-l", "mse,mae", "--per-sample", "-", "-f", "csv")
+    per_sample = pd.read_csv(io.StringIO(r.stdout))
     assert list(per_sample.columns) == ["row", "mse", "mae"]
     assert len(per_sample) == ROWS["regression"]
     assert_allclose_rel(per_sample["mse"], (p - y) ** 2)
+    summary = list(csv.DictReader(io.StringIO(r.stderr)))
+    assert [s["loss"] for s in summary] == ["mse", "mae"]
+    assert rel_close(float(summary[0]["cost"]), float(np.mean((p - y) ** 2)))
 
 
 def test_labels_joined_on_key(tmp_path: Path) -> None:
