@@ -315,6 +315,143 @@ def describe_cmd(
     docs.render_describe(get_loss(name), _default_format(fmt), sys.stdout)
 
 
+def _parse_sizes(text: str) -> list[int]:
+    sizes = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise UsageError(f"--size takes numbers like 1e5,1e6; got '{part}'") from None
+        if not (value >= 1 and value == int(value)):
+            raise UsageError(f"--size {part} is not a whole number of rows >= 1")
+        sizes.append(int(value))
+    return sizes
+
+
+def _export(path: str | None, fmt_name: str, d: dict[str, Any]) -> None:
+    import io
+
+    from lossctl import render
+
+    if not path:
+        return
+    if path == "-":
+        render.BENCH_RENDERERS[fmt_name](d, sys.stdout)
+        return
+    buf = io.StringIO()
+    render.BENCH_RENDERERS[fmt_name](d, buf)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as fh:
+            fh.write(buf.getvalue())
+
+    write_atomically(path, write)
+
+
+@app.command("bench")
+@_boundary
+def bench_cmd(
+    loss: Annotated[
+        list[str] | None, typer.Option("--loss", "-l", help=f"Losses to time (default: all). One of: {_LOSS_NAMES}.")
+    ] = None,
+    size: Annotated[str, typer.Option("--size", help="Row counts, comma-separated (1e5,1e6,1e7).")] = "1e5,1e6",
+    dtype: Annotated[str, typer.Option("--dtype", help="Input dtypes: float64, float32 or both.")] = "float64",
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, help="Threads for lossctl and PyTorch (default: all cores).")
+    ] = None,
+    frameworks: Annotated[
+        bool, typer.Option("--frameworks/--no-frameworks", help="Also time PyTorch and scikit-learn when installed.")
+    ] = True,
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=0.01, help="Time spent repeating each implementation of each case.")
+    ] = 0.25,
+    export_json: Annotated[
+        str | None, typer.Option("--export-json", help="Write the results as JSON ('-': stdout).")
+    ] = None,
+    export_csv: Annotated[
+        str | None, typer.Option("--export-csv", help="Write the results as CSV ('-': stdout).")
+    ] = None,
+    export_markdown: Annotated[
+        str | None, typer.Option("--export-markdown", help="Write the results as Markdown ('-': stdout).")
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="A JSON export to compare against: exit 1 on a regression.")
+    ] = None,
+    max_regression: Annotated[
+        float, typer.Option("--max-regression", min=0, help="Percent slower than --baseline that fails.")
+    ] = 10.0,
+    fmt: FormatOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Time lossctl's kernels against NumPy, PyTorch and scikit-learn, and check that they agree."""
+    import json
+
+    from lossctl import bench, render
+    from lossctl.registry import parse_loss_list
+
+    losses = parse_loss_list(loss) if loss else list(registry())
+    sizes = _parse_sizes(size)
+    dtypes = [d.strip() for d in dtype.split(",") if d.strip()]
+    for d in dtypes:
+        if d not in ("float64", "float32"):
+            raise UsageError(f"--dtype '{d}' is not float64 or float32")
+    base = None
+    if baseline:
+        try:
+            with open(baseline) as fh:
+                base = json.load(fh)
+        except OSError as e:
+            raise UsageError(f"cannot read --baseline '{baseline}': {e.strerror or e}") from None
+        except json.JSONDecodeError as e:
+            raise UsageError(f"--baseline '{baseline}' is not a JSON export of lossctl bench ({e.msg})") from None
+    if threads:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            import torch
+
+            torch.set_num_threads(threads)
+        except ImportError:
+            pass
+    with _progress() as step:
+        report = bench.run_bench(losses, sizes, dtypes, frameworks=frameworks, target_seconds=seconds, progress=step)
+    d = report.to_dict()
+    exports = [p for p in (export_json, export_csv, export_markdown) if p == "-"]
+    if not exports:
+        render.BENCH_RENDERERS[_default_format(fmt)](d, sys.stdout)
+    _export(export_json, "json", d)
+    _export(export_csv, "csv", d)
+    _export(export_markdown, "markdown", d)
+    disagree = [f"{r.loss} n={r.n} {r.impl} (rel diff {r.rel_diff:.1e})" for r in report.rows if not r.agrees]
+    if disagree:
+        typer.echo(f"lossctl: warning: implementations disagree: {'; '.join(disagree)}", err=True)
+    if base is not None:
+        slower = bench.regressions(report, base, max_regression)
+        if slower:
+            typer.echo(f"lossctl: bench regression over {max_regression:g}%: {'; '.join(slower)}", err=True)
+            raise typer.Exit(1)
+
+
+class _progress:
+    """A transient progress line on stderr (only on a terminal)."""
+
+    def __enter__(self) -> Callable[[str], None]:
+        self._live = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.status import Status
+
+            self._live = Status("starting", console=Console(stderr=True))
+            self._live.start()
+            return lambda text: self._live.update(f"bench: {text}")  # type: ignore[union-attr]
+        return lambda text: None
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

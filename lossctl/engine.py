@@ -69,7 +69,7 @@ def _total(parts):
     return s + c
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, fastmath={{"reassoc"}})
 def run({args}):
     n = y_pred.shape[0]
     nblocks = (n + _BLOCK - 1) // _BLOCK

@@ -96,6 +96,10 @@ class Loss:
     pred_hint: str = ""
     # Conventions and choices, shown by ``describe``.
     notes: tuple[str, ...] = ()
+    # The same cost computed by other libraries, where they have the loss: name -> function of
+    # (y_true, y_pred, **params) returning the mean. Used by `lossctl bench` and the reference tests;
+    # each imports its library when called.
+    frameworks: Mapping[str, Callable[..., float]] = field(default_factory=dict)
 
     @property
     def param_names(self) -> tuple[str, ...]:

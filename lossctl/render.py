@@ -169,3 +169,115 @@ def frame_to_text(frame: Any, fmt_name: str) -> str:
     else:
         frame.to_csv(buf, index=False, float_format="%.17g", lineterminator="\n")
     return buf.getvalue()
+
+
+# --- benchmark reports ------------------------------------------------------------------------
+
+BENCH_COLUMNS = (
+    ("loss", "loss"),
+    ("n", "n"),
+    ("dtype", "dtype"),
+    ("impl", "impl"),
+    ("median_ms", "median ms"),
+    ("min_ms", "min ms"),
+    ("max_ms", "max ms"),
+    ("first_call_s", "first call s"),
+    ("rows_per_s", "rows/s"),
+    ("gb_per_s", "GB/s"),
+    ("ceiling_fraction", "of ceiling"),
+    ("vs_numpy", "x NumPy"),
+    ("per_sample_ratio", "per-sample x"),
+    ("rel_diff", "rel diff"),
+    ("agrees", "agrees"),
+)
+
+
+def bench_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for r in d["rows"]:
+        row = dict(r)
+        for k in ("median", "min", "max"):
+            row[f"{k}_ms"] = r[f"{k}_s"] * 1e3
+        rows.append({key: row.get(key) for key, _ in BENCH_COLUMNS})
+    return rows
+
+
+def _bench_cell(key: str, v: Any) -> str:
+    if v is None:
+        return "-"
+    if key == "agrees":
+        return "yes" if v else "NO"
+    if key in ("ceiling_fraction",):
+        return f"{v:.2f}"
+    if key in ("vs_numpy", "per_sample_ratio"):
+        return f"{v:.2f}x"
+    if key == "rows_per_s":
+        return f"{v:.3g}"
+    if key == "rel_diff":
+        return f"{v:.1e}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def env_lines(d: dict[str, Any]) -> list[str]:
+    e = d["env"]
+    versions = ", ".join(f"{k} {v}" for k, v in e["versions"].items())
+    ceil = "; ".join(
+        f"{c['bytes'] / 1e6:.3g} MB ({c['dtype']}): {c['gb_per_s']:.1f} GB/s" for c in d.get("ceilings", [])
+    )
+    return [
+        f"cpu: {e['cpu']} ({e['cores']} cores, {e['threads']} threads, numba threading layer {e['threading_layer']})",
+        f"versions: {versions}",
+        f"read ceiling (a read-only parallel kernel over the same inputs): {ceil}",
+    ]
+
+
+def bench_to_table(d: dict[str, Any], out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 10_000)
+    table = Table(show_edge=False)
+    for key, head in BENCH_COLUMNS:
+        table.add_column(head, justify="left" if key in ("loss", "dtype", "impl") else "right", no_wrap=True)
+    previous = None
+    for row in bench_rows(d):
+        case = (row["loss"], row["n"], row["dtype"])
+        if previous is not None and case != previous:
+            table.add_section()
+        previous = case
+        table.add_row(
+            *[_bench_cell(k, row[k]) for k, _ in BENCH_COLUMNS], style="bold" if row["impl"] == "lossctl" else None
+        )
+    console.print(table)
+    for line in env_lines(d):
+        console.print(line)
+
+
+def bench_to_json(d: dict[str, Any], out: TextIO) -> None:
+    to_json(d, out)
+
+
+def bench_to_csv(d: dict[str, Any], out: TextIO) -> None:
+    for line in env_lines(d):
+        out.write(f"# {line}\n")
+    writer = csv.DictWriter(out, fieldnames=[k for k, _ in BENCH_COLUMNS], lineterminator="\n")
+    writer.writeheader()
+    for row in bench_rows(d):
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+def bench_to_markdown(d: dict[str, Any], out: TextIO) -> None:
+    header = [head for _, head in BENCH_COLUMNS]
+    body = [[_bench_cell(k, row[k]) for k, _ in BENCH_COLUMNS] for row in bench_rows(d)]
+    out.write(_md_table(header, body))
+    out.write("\n" + "\n".join(f"- {line}" for line in env_lines(d)) + "\n")
+
+
+BENCH_RENDERERS: dict[str, Callable[[dict[str, Any], TextIO], None]] = {
+    "table": bench_to_table,
+    "json": bench_to_json,
+    "csv": bench_to_csv,
+    "markdown": bench_to_markdown,
+}

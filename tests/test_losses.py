@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from lossgen import K, default_params, draw, param_grid, perfect
 
 import lossctl
 from lossctl.errors import InputError, UsageError
 from lossctl.registry import CONVEX, NONNEGATIVE, SYMMETRIC, ZERO_AT_PERFECT, Pred, Task, registry
+from lossctl.samples import K, default_params, draw, param_grid, perfect
 
 LOSSES = list(registry())
 ELEMENTWISE = [lo for lo in LOSSES if lo.task is not Task.MULTICLASS]

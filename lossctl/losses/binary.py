@@ -11,6 +11,10 @@ import math
 
 from lossctl._lazy import np
 from lossctl.domains import EXTENDED_REALS, PROBABILITY, Interval, OneOf
+from lossctl.frameworks import sklearn_metrics as _skm
+from lossctl.frameworks import torch_functional as _F  # noqa: N812
+from lossctl.frameworks import torch_signed as _ts
+from lossctl.frameworks import torch_tensor as _tt
 from lossctl.registry import CONVEX, NONNEGATIVE, ZERO_AT_PERFECT, Example, Param, Pred, Task, jit_helper, loss
 
 _EPS = Param(
@@ -62,6 +66,11 @@ def _bce_ref(y, p, eps=0.0):  # type: ignore[no-untyped-def]
         Example(1.0, 0.0, -math.log(1e-7), {"eps": 1e-7}, why="clipped like Keras"),
     ),
     notes=_CE_NOTES,
+    frameworks={
+        # PyTorch clamps log at -100; scikit-learn clips p to machine epsilon (equal inside (0, 1)).
+        "torch": lambda y, p, eps=0.0: float(_F().binary_cross_entropy(_tt(p), _tt(y))),
+        "sklearn": lambda y, p, eps=0.0: float(_skm().log_loss(y, p, labels=[0, 1])),
+    },
 )
 def bce(y: float, p: float, eps: float) -> float:
     if eps > 0.0:
@@ -111,6 +120,7 @@ def _bce_logits_ref(y, x):  # type: ignore[no-untyped-def]
         Example(1.0, math.inf, 0.0),
     ),
     notes=("Defined for every logit including +-inf; a label of exactly 0 or 1 drops the other term.",),
+    frameworks={"torch": lambda y, x: float(_F().binary_cross_entropy_with_logits(_tt(x), _tt(y)))},
 )
 def bce_logits(y: float, x: float) -> float:
     out = 0.0
@@ -145,6 +155,10 @@ _HINGE_NOTES = ("Labels {0, 1} are read as {-1, +1}; labels {-1, +1} are used as
         Example(1.0, 1.0, 0.0, why="on the margin"),
     ),
     notes=_HINGE_NOTES,
+    frameworks={
+        "torch": lambda y, s: float((1 - _ts(y) * _tt(s)).clamp(min=0).mean()),  # composed: no binary hinge
+        "sklearn": lambda y, s: float(_skm().hinge_loss(np.asarray(y) > 0, s)),
+    },
 )
 def hinge(y: float, s: float) -> float:
     t = 1.0 if y > 0.0 else -1.0
@@ -164,6 +178,7 @@ def hinge(y: float, s: float) -> float:
     properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT, CONVEX}),
     examples=(Example(1.0, 0.3, 0.49), Example(0.0, 0.5, 2.25), Example(1.0, 2.0, 0.0)),
     notes=_HINGE_NOTES,
+    frameworks={"torch": lambda y, s: float((1 - _ts(y) * _tt(s)).clamp(min=0).square().mean())},
 )
 def squared_hinge(y: float, s: float) -> float:
     t = 1.0 if y > 0.0 else -1.0

@@ -13,6 +13,10 @@ import math
 
 from lossctl._lazy import np
 from lossctl.domains import PROBABILITY, Interval
+from lossctl.frameworks import one_hot as _oh
+from lossctl.frameworks import sklearn_metrics as _skm
+from lossctl.frameworks import torch_functional as _F  # noqa: N812
+from lossctl.frameworks import torch_tensor as _tt
 from lossctl.losses.binary import _EPS, _xlogy
 from lossctl.registry import CONVEX, NONNEGATIVE, ZERO_AT_PERFECT, Example, Pred, Task, jit_helper, loss
 
@@ -21,6 +25,10 @@ LOGITS = Interval(-math.inf, math.inf, True, False)
 _P3 = [0.1, 0.2, 0.7]
 _X3 = [1.0, 2.0, 3.0]
 _LSE3 = math.log(math.exp(1.0) + math.exp(2.0) + math.exp(3.0))
+
+
+def _ids(y):  # type: ignore[no-untyped-def]
+    return _tt(np.asarray(y).astype(np.int64))
 
 
 def _one_hot(y, k):  # type: ignore[no-untyped-def]
@@ -71,6 +79,10 @@ def cce_ids(c: int, p, eps: float) -> float:  # type: ignore[no-untyped-def]
         "Probabilities are not renormalised: each row must sum to 1 (within 1e-3), as must label rows.",
         "No clipping by default (Keras clips to [1e-7, 1 - 1e-7]); pass -p eps=1e-7 to clip.",
     ),
+    frameworks={
+        "torch": lambda y, p, eps=0.0: float(_F().nll_loss(_tt(p).log(), _ids(y))),
+        "sklearn": lambda y, p, eps=0.0: float(_skm().log_loss(y, p, labels=list(range(np.shape(p)[1])))),
+    },
 )
 def cce(y, p, eps: float) -> float:  # type: ignore[no-untyped-def]
     out = 0.0
@@ -134,6 +146,7 @@ def softmax_ce_ids(c: int, x) -> float:  # type: ignore[no-untyped-def]
         "A logit of -inf masks its class; +inf is refused. A row whose logits are all -inf is undefined.",
         "Soft labels are used as given; their rows must sum to 1 (within 1e-3).",
     ),
+    frameworks={"torch": lambda y, x: float(_F().cross_entropy(_tt(x), _ids(y)))},
 )
 def softmax_ce(y, x) -> float:  # type: ignore[no-untyped-def]
     lse = logsumexp(x)
@@ -179,6 +192,11 @@ def kl_div_ids(c: int, p) -> float:  # type: ignore[no-untyped-def]
         "The cost is the mean over samples of the full KL divergence (PyTorch's 'batchmean'), not divided by K.",
         "lossctl takes probabilities for both arguments; PyTorch's kl_div takes log-probabilities.",
     ),
+    frameworks={
+        "torch": lambda y, p: float(
+            _F().kl_div(_tt(p).log(), _tt(_oh(y, np.shape(p)[1], np.asarray(p).dtype)), reduction="batchmean")
+        )
+    },
 )
 def kl_div(y, p) -> float:  # type: ignore[no-untyped-def]
     out = 0.0

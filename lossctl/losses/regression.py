@@ -10,6 +10,9 @@ import math
 
 from lossctl._lazy import np
 from lossctl.domains import ABOVE_MINUS_ONE, POSITIVE, REALS
+from lossctl.frameworks import sklearn_metrics as _skm
+from lossctl.frameworks import torch_functional as _F  # noqa: N812
+from lossctl.frameworks import torch_tensor as _tt
 from lossctl.registry import (
     CONVEX,
     NONNEGATIVE,
@@ -42,6 +45,10 @@ def _mse_ref(y, p):  # type: ignore[no-untyped-def]
     properties=_ALL_PROPS,
     examples=(Example(1.0, 3.5, 6.25), Example(-2.0, -2.0, 0.0), Example(0.5, -0.25, 0.5625)),
     **_REGRESSION,
+    frameworks={
+        "torch": lambda y, p: float(_F().mse_loss(_tt(p), _tt(y))),
+        "sklearn": lambda y, p: float(_skm().mean_squared_error(y, p)),
+    },
 )
 def mse(y: float, p: float) -> float:
     r = p - y
@@ -62,6 +69,10 @@ def mse(y: float, p: float) -> float:
     ),
     notes=("The per-sample value is the squared error; only the aggregate takes the square root.",),
     **_REGRESSION,
+    frameworks={
+        "torch": lambda y, p: float(_F().mse_loss(_tt(p), _tt(y)).sqrt()),
+        "sklearn": lambda y, p: float(_skm().root_mean_squared_error(y, p)),
+    },
 )
 def rmse(y: float, p: float) -> float:
     r = p - y
@@ -77,6 +88,10 @@ def rmse(y: float, p: float) -> float:
     properties=_ALL_PROPS,
     examples=(Example(1.0, 3.5, 2.5), Example(2.0, -1.0, 3.0), Example(7.0, 7.0, 0.0)),
     **_REGRESSION,
+    frameworks={
+        "torch": lambda y, p: float(_F().l1_loss(_tt(p), _tt(y))),
+        "sklearn": lambda y, p: float(_skm().mean_absolute_error(y, p)),
+    },
 )
 def mae(y: float, p: float) -> float:
     return abs(p - y)
@@ -99,6 +114,10 @@ def mae(y: float, p: float) -> float:
     ),
     task=Task.REGRESSION,
     prediction=Pred.VALUE,
+    frameworks={
+        "torch": lambda y, p: float(_F().mse_loss(_tt(p).log1p(), _tt(y).log1p())),
+        "sklearn": lambda y, p: float(_skm().mean_squared_log_error(y, p)),
+    },
 )
 def msle(y: float, p: float) -> float:
     d = math.log1p(p) - math.log1p(y)
@@ -126,6 +145,7 @@ def _huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
     ),
     notes=("Matches PyTorch HuberLoss, Keras Huber and Optax huber_loss (0.5 r^2 inside delta).",),
     **_REGRESSION,
+    frameworks={"torch": lambda y, p, delta: float(_F().huber_loss(_tt(p), _tt(y), delta=delta))},
 )
 def huber(y: float, p: float, delta: float) -> float:
     a = abs(p - y)
@@ -135,7 +155,7 @@ def huber(y: float, p: float, delta: float) -> float:
 
 
 def _pseudo_huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
-    t = np.subtract(p, y) / delta
+    t = np.subtract(p, y, dtype=np.float64) / delta
     # sqrt(1 + t^2) - 1 = expm1(log1p(t^2) / 2), accurate for small t; hypot for large t.
     small = np.expm1(0.5 * np.log1p(np.square(np.minimum(np.abs(t), 1e150))))
     return delta * delta * np.where(np.abs(t) < 1e150, small, np.abs(t))
@@ -156,6 +176,10 @@ def _pseudo_huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
     ),
     notes=("Computed as delta^2 t^2 / (sqrt(1 + t^2) + 1) for |t| < 1, so tiny residuals keep full precision.",),
     **_REGRESSION,
+    frameworks={
+        # PyTorch has no pseudo-Huber: the expression a PyTorch user writes.
+        "torch": lambda y, p, delta: float((delta**2 * (((_tt(p) - _tt(y)) / delta) ** 2 + 1).sqrt() - delta**2).mean())
+    },
 )
 def pseudo_huber(y: float, p: float, delta: float) -> float:
     t = (p - y) / delta
@@ -199,6 +223,7 @@ def _log_cosh_ref(y, p):  # type: ignore[no-untyped-def]
     ),
     notes=("Stable for all finite residuals: no overflow at |r| > 710, full precision near 0.",),
     **_REGRESSION,
+    frameworks={"torch": lambda y, p: float((_tt(p) - _tt(y)).cosh().log().mean())},  # composed; overflows > 710
 )
 def log_cosh(y: float, p: float) -> float:
     return log_cosh_of(p - y)

@@ -1,4 +1,8 @@
-"""Input generation for the registry-driven tests: drawn from each loss's declared domains."""
+"""Typical inputs for a loss, drawn from its declared domains.
+
+One generator feeds both the registry-driven tests and ``lossctl bench``, so what is benchmarked
+is what is checked for correctness.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +17,41 @@ from lossctl.registry import Loss, Pred, Task
 K = 5
 
 
-def draw(loss: Loss, rng: np.random.Generator, n: int, *, dist_labels: bool = False) -> tuple[Any, Any]:
-    """Typical valid (y_true, y_pred) for ``loss``: n rows (K columns for multiclass)."""
+def draw(
+    loss: Loss,
+    rng: np.random.Generator,
+    n: int,
+    *,
+    dist_labels: bool = False,
+    soft_labels: bool = False,
+    k: int = K,
+    dtype: Any = np.float64,
+) -> tuple[Any, Any]:
+    """Typical valid (y_true, y_pred) for ``loss``: n rows (k columns for multiclass).
+
+    Binary labels are hard (0/1, or the hinge's -1/0/1) unless ``soft_labels``; multiclass labels
+    are class ids unless ``dist_labels``.
+    """
     if loss.task is Task.MULTICLASS:
         if loss.pred_rows_sum_to_one:
-            yp = rng.dirichlet(np.full(K, 0.7), n)
+            # Normalised gamma draws (a Dirichlet sample), generated in blocks to bound memory.
+            yp = rng.standard_gamma(0.7, (n, k)).astype(dtype)
+            yp /= yp.sum(axis=1, keepdims=True, dtype=dtype)
         else:
-            yp = rng.normal(0.0, 3.0, (n, K))
-        yt = rng.dirichlet(np.full(K, 0.5), n) if dist_labels else rng.integers(0, K, n)
+            yp = rng.normal(0.0, 3.0, (n, k)).astype(dtype)
+        yt = rng.dirichlet(np.full(k, 0.5), n).astype(dtype) if dist_labels else rng.integers(0, k, n)
         return yt, yp
-    yt = loss.y_true.sample(rng, n)
+    if loss.task is Task.BINARY and not soft_labels and isinstance(loss.y_true, Interval):
+        yt = (rng.random(n) < 0.4).astype(np.float64)
+    else:
+        yt = loss.y_true.sample(rng, n)
     yp = loss.y_pred.sample(rng, n)
     if loss.prediction is Pred.VALUE:
         # Predictions near the targets, as a model's are, with a few far off.
         yp = yt + rng.normal(0.0, 1.5, n) * np.where(rng.random(n) < 0.05, 20.0, 1.0)
         lo = loss.y_pred.low if isinstance(loss.y_pred, Interval) else -math.inf
         yp = np.maximum(yp, lo + 1e-3) if math.isfinite(lo) else yp
-    return yt, yp
+    return yt.astype(dtype), yp.astype(dtype)
 
 
 def perfect(loss: Loss, y: float) -> float:
