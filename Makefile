@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lossctl-installed
 
-.PHONY: install demo test test-slow lint docs sample-data torch clean
+.PHONY: install demo test test-slow fuzz bench lint docs sample-data torch clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lossctl needs Python 3.11 or newer")'
@@ -26,6 +26,14 @@ test: install lint
 # Long checks (10^8-sample summation accuracy, longer property runs).
 test-slow: install
 	$(BIN)/python -m pytest -m slow
+
+# A long fuzz run of the readers and the CLI (5000 seeded cases; LOSSCTL_FUZZ_LONG_CASES to change).
+fuzz: install
+	$(BIN)/python -m pytest -m slow tests/test_fuzz.py
+
+# A representative benchmark (a few minutes on 2 cores); see README "Performance".
+bench: install
+	$(BIN)/lossctl bench --size 1e5,1e7 --loss mse,mae,huber,pseudo_huber,hinge,squared_hinge,bce,bce_logits,log_cosh,msle,softmax_ce --format table
 
 lint: install
 	$(BIN)/ruff check lossctl tests scripts

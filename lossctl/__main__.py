@@ -1,5 +1,5 @@
 """`python -m lossctl` runs the command line."""
 
-from lossctl.cli import main
+from lossctl._entry import main
 
 main()

@@ -64,16 +64,22 @@ class EvalResult:
         ls = self.per_sample
         if ls.size == 0:
             return {}
+        finite = bool(np.isfinite(ls).all())
+        # Interpolating between inf and a finite loss gives NaN: with infinite losses, take observations.
+        qs = np.quantile(ls, list(QUANTILES.values()), method="linear" if finite else "inverted_cdf")
         out = {"min": float(ls.min())}
-        out.update({k: float(v) for k, v in zip(QUANTILES, np.quantile(ls, list(QUANTILES.values())), strict=False)})
+        out.update({k: float(v) for k, v in zip(QUANTILES, qs, strict=True)})
         out["max"] = float(ls.max())
-        with np.errstate(invalid="ignore", over="ignore"):
-            mean = self.total / self.weight_sum if self.weight_sum else math.nan
-            if self.weighted and self._weights is not None:
+        if not finite:
+            out["std"] = math.inf
+            return out
+        with np.errstate(over="ignore"):
+            mean = self.total / self.weight_sum if self.weight_sum else float(np.mean(ls))
+            if self.weighted and self._weights is not None and self.weight_sum:
                 var = float(np.sum(self._weights * (ls - mean) ** 2) / self.weight_sum)
             else:
                 var = float(np.mean((ls - mean) ** 2))
-        out["std"] = math.sqrt(var) if var >= 0 else math.nan
+        out["std"] = math.sqrt(var)
         return out
 
     def to_dict(self, with_stats: bool = True) -> dict[str, Any]:
@@ -177,26 +183,52 @@ def _shape(loss: Loss, y_true: Any, y_pred: Any, names: Mapping[str, str]) -> tu
     return yt, yp
 
 
-def _admits(domain: Domain, value: float) -> bool:
-    return domain.contains(value)
+def _inadmissible(a: np.ndarray, domain: Domain | None) -> np.ndarray:
+    """Elements that are NaN, or an infinity ``domain`` does not admit (None admits none)."""
+    mask = ~np.isfinite(a)
+    if domain is not None:
+        for inf in (np.inf, -np.inf):
+            if domain.contains(inf):
+                mask &= a != inf
+    return mask
+
+
+def _inputs(loss: Loss, yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> list[tuple[str, np.ndarray, Any]]:
+    t_domain = loss.y_true if loss.task is not Task.MULTICLASS else None
+    out = [("y_pred", yp, loss.y_pred), ("y_true", yt, t_domain)]
+    return out + ([("weight", w, None)] if w is not None else [])
 
 
 def _missing_rows(loss: Loss, yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     """Rows holding NaN, or an infinity that the input's domain does not admit."""
-
-    def bad(a: np.ndarray, domain: Domain | None) -> np.ndarray:
-        nonfinite = ~np.isfinite(a)
-        if domain is not None:
-            for inf in (np.inf, -np.inf):
-                if _admits(domain, inf):
-                    nonfinite &= a != inf
-        return nonfinite.any(axis=1) if a.ndim == 2 else nonfinite
-
-    t_domain = loss.y_true if loss.task is not Task.MULTICLASS else None
-    rows = bad(yt, t_domain) | bad(yp, loss.y_pred)
-    if w is not None:
-        rows |= bad(w, None)
+    rows = np.zeros(yp.shape[0], dtype=bool)
+    for _, arr, domain in _inputs(loss, yt, yp, w):
+        bad = _inadmissible(arr, domain)
+        rows |= bad.any(axis=1) if bad.ndim == 2 else bad
     return rows
+
+
+def _raise_missing(
+    loss: Loss, i: int, yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None, names: Mapping[str, str]
+) -> None:
+    """Name the first row holding NaN or an inadmissible infinity, and the input it is in."""
+    for key, arr, domain in _inputs(loss, yt, yp, w):
+        row = np.atleast_1d(arr[i])
+        bad = np.flatnonzero(_inadmissible(row, domain))
+        if not bad.size:
+            continue
+        name = names.get(key, "sample_weight" if key == "weight" else key)
+        where = f"{name} at row {i}" + (f", class {bad[0]}" if arr.ndim == 2 else "")
+        value = float(row[bad[0]])
+        skip = "or skip such rows with --nan omit"
+        if key == "weight":
+            raise InputError(f"{where} is {value:g}; sample weights must be finite and >= 0 ({skip})")
+        if math.isnan(value):
+            raise InputError(
+                f"{where} is NaN; {loss.name} needs a number in every row (drop or fill missing values, {skip})"
+            )
+        allowed = domain if domain is not None else "finite class ids"
+        raise InputError(f"{where} is {value:g}, outside {allowed} for {loss.name} ({skip})")
 
 
 def _validate(loss: Loss, yt: np.ndarray, yp: np.ndarray, names: Mapping[str, str]) -> tuple[np.ndarray, str]:
@@ -297,8 +329,10 @@ def evaluate(
     yt, yp = _shape(lo, y_true, y_pred, names)
     w = None if sample_weight is None else _shape_weights(sample_weight, yp.shape[0], wname)
     kept = None
+    missing = _missing_rows(lo, yt, yp, w)
+    if nan == "error" and missing.any():
+        _raise_missing(lo, int(np.argmax(missing)), yt, yp, w, names)
     if nan != "error":
-        missing = _missing_rows(lo, yt, yp, w)
         if missing.any():
             kept = np.flatnonzero(~missing)
             yt, yp = yt[kept], yp[kept]

@@ -151,6 +151,12 @@ def _check_writable_target(path: str) -> None:
         raise UsageError(f"cannot write '{path}': directory '{directory}' is not writable")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: str, write: Callable[[str], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
 
@@ -165,6 +171,7 @@ def write_atomically(path: str, write: Callable[[str], None]) -> None:
         raise UsageError(f"cannot write '{path}': {e.strerror or e}; choose a writable directory") from None
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     except OSError as e:
         raise UsageError(f"cannot write '{path}': {e.strerror or e}; nothing was written") from None
@@ -263,6 +270,9 @@ def eval_cmd(
         fail_above=fail_above,
         keep_per_sample=stats or per_sample is not None,
     )
+    # The file first: if it cannot be written, stdout must not already hold a normal-looking report.
+    if per_sample and per_sample != "-":
+        write_frame(report.per_sample_frame(), per_sample)
     out_fmt = _default_format(fmt)
     rows_to_stdout = reduction is Reduction.none or per_sample == "-"
     if rows_to_stdout:
@@ -273,8 +283,6 @@ def eval_cmd(
             render.render(report.to_dict(with_stats=stats), summary_fmt, sys.stderr)
     else:
         render.render(report.to_dict(with_stats=stats), out_fmt, sys.stdout)
-    if per_sample and per_sample != "-":
-        write_frame(report.per_sample_frame(), per_sample)
     sys.stdout.flush()
     if report.failed:
         worst = ", ".join(f"{r.loss}={r.cost:.6g}" for r in report.results if r.loss in report.failed)

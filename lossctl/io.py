@@ -70,7 +70,7 @@ def _os_error(path: str, e: OSError) -> InputError:
         return InputError(f"'{path}' is a directory; give a CSV, TSV or Parquet file")
     if isinstance(e, PermissionError):
         return InputError(f"cannot read '{path}': permission denied; check the file's permissions")
-    return InputError(f"cannot read '{path}': {e.strerror or e}")
+    return InputError(f"cannot read '{path}': {_first_line(e.strerror or e)}")
 
 
 def _head(path: str) -> tuple[bytes, bytes | None]:
@@ -113,13 +113,16 @@ def open_table(path: str) -> Table:
             raise InputError(f"cannot read '{path}': {e}") from None
         low = low.removesuffix(".gz")
     if b"\x00" in head:
-        raise InputError(f"'{path}' looks like a binary file, not CSV or TSV text; give a CSV, TSV or Parquet file")
+        what = "is not a Parquet file (no PAR1 header)" if low.endswith(PARQUET_EXT) else "looks like a binary file"
+        raise InputError(f"'{path}' {what}, not CSV or TSV text either; give a CSV, TSV or Parquet file")
+    head = head.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
     try:
-        text = head.decode("utf-8-sig")
+        text = head.decode("utf-8")
     except UnicodeDecodeError as e:
         if e.start < len(head) - 4:  # not just a character cut at the end of the sample
-            raise InputError(f"'{path}' is not UTF-8 text (byte {e.start}); save it as UTF-8 CSV") from None
-        text = head[: e.start].decode("utf-8-sig")
+            what = "a Parquet file" if low.endswith(PARQUET_EXT) else "UTF-8 text"
+            raise InputError(f"'{path}' is not {what} (bad byte at offset {e.start}); save it as UTF-8") from None
+        text = head[: e.start].decode("utf-8")
     header = text.splitlines()[0] if text.strip() else ""
     if not header.strip():
         raise InputError(f"'{path}' has no header row; the first line must name the columns")
@@ -151,55 +154,157 @@ def _open_parquet(path: str, head: bytes) -> Table:
     return Table(path, "parquet", names)
 
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+def _first_line(e: object, limit: int = 200) -> str:
+    """The first line of an error's text, printable and bounded."""
+    text = str(e).strip()
+    line = (text.splitlines() or [type(e).__name__])[0]
+    line = "".join(ch if ch.isprintable() else "?" for ch in line)
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def read_columns(table: Table, needed: Sequence[str]) -> Table:
-    """Read the named columns of ``table`` into ``table.frame``."""
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_columns(table: Table, needed: Sequence[str], numeric: Sequence[str] = ()) -> Table:
+    """Read the named columns of ``table`` into ``table.frame``; ``numeric`` ones as float64."""
     import pandas as pd
 
     cols = list(dict.fromkeys(needed))
     for c in cols:
         if table.columns.count(c) > 1:
             raise InputError(f"column '{c}' appears {table.columns.count(c)} times in '{table.source}'; rename one")
+    numeric = [c for c in dict.fromkeys(numeric) if c in cols]
     try:
         if table.format == "parquet":
             frame = pd.read_parquet(table.source, columns=cols)
         else:
-            frame = _read_text(table, cols, as_text=False)
-    except OSError as e:
-        raise _os_error(table.source, e) from None
+            frame = _read_text(table, cols, numeric, as_text=False)
     except Exception as e:
-        if "conversion error" not in str(e).lower():
+        text = str(e).lower()
+        if table.format == "parquet":
+            raise InputError(f"'{table.source}' is not a readable Parquet file: {_first_line(e)}") from None
+        if "conversion error" in text:
+            # A cell that is not a number: read the columns as text so the error can name its row.
+            try:
+                frame = _read_text(table, cols, numeric, as_text=True)
+            except Exception as e2:
+                raise InputError(f"cannot read '{table.source}': {_explain_column_error(table, e2)}") from None
+        elif "expected" in text and "columns, got" in text:
+            raise InputError(
+                f"'{table.source}' has ragged rows: {_ragged_line(table)}; every row needs one field per column"
+            ) from None
+        elif "empty csv file" in text:
+            raise InputError(f"'{table.source}' has a header but no data rows") from None
+        elif isinstance(e, OSError) and not isinstance(e, pa_errors()):
+            raise _os_error(table.source, e) from None
+        else:
             raise InputError(f"cannot read '{table.source}': {_first_line(e)}") from None
-        # A cell that is not a number: read the columns as text so the error can name its row.
-        frame = _read_text(table, cols, as_text=True)
     if len(frame) == 0:
         raise InputError(f"'{table.source}' has a header but no data rows")
     table.frame = frame
     return table
 
 
-def _read_text(table: Table, cols: list[str], as_text: bool) -> Any:
-    """CSV/TSV via pyarrow: multithreaded, and it refuses ragged rows (pandas' C reader with
-    usecols silently ignores extra fields)."""
+def _explain_column_error(table: Table, e: BaseException) -> str:
+    """pyarrow's 'In CSV column #1: ... invalid UTF8' as a message naming the column."""
+    import re
+
+    text = _first_line(e)
+    m = re.search(r"column #(\d+)", text)
+    col = table.columns[int(m.group(1))] if m and int(m.group(1)) < len(table.columns) else None
+    if "utf8" in text.lower():
+        where = f"column '{col}'" if col else "a column"
+        row = _first_non_utf8_row(table, col) if col else None
+        at = f" at row {row}{table.line_of(row)}" if row is not None else ""
+        return f"{where} holds bytes that are not UTF-8 text{at}; save the file as UTF-8"
+    return text
+
+
+def _first_non_utf8_row(table: Table, col: str) -> int | None:
+    """Read ``col`` as raw bytes and find the first value that is not UTF-8."""
     import pyarrow as pa
     import pyarrow.csv as pc
 
-    src = pa.py_buffer(table.raw) if table.raw is not None else table.source
-    stream = pa.input_stream(src, compression=table.compression)
-    types = {c: pa.string() for c in cols} if as_text else None
-    result = pc.read_csv(
-        stream,
-        parse_options=pc.ParseOptions(delimiter=table.delimiter),
-        convert_options=pc.ConvertOptions(include_columns=cols, column_types=types),
-    )
-    return result.to_pandas()
+    try:
+        src = pa.py_buffer(table.raw) if table.raw is not None else table.source
+        result = pc.read_csv(
+            pa.input_stream(src, compression=table.compression),
+            read_options=pc.ReadOptions(block_size=BLOCK_SIZES[-1]),
+            parse_options=pc.ParseOptions(delimiter=table.delimiter),
+            convert_options=pc.ConvertOptions(include_columns=[col], column_types={col: pa.binary()}),
+        )
+    except Exception:
+        return None
+    for i, value in enumerate(result.column(0).to_pylist()):
+        try:
+            (value or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            return i
+    return None
+
+
+def pa_errors() -> tuple[type[BaseException], ...]:
+    import pyarrow as pa
+
+    return (pa.ArrowException,)
+
+
+BLOCK_SIZES = (16 << 20, 256 << 20)  # pyarrow parse blocks; a larger one for huge cells
+
+
+def _read_text(table: Table, cols: list[str], numeric: Sequence[str], as_text: bool) -> Any:
+    """CSV/TSV via pyarrow: multithreaded, and it refuses ragged rows (pandas' C reader with
+    usecols silently ignores extra fields). Numeric columns are read as float64, so that text
+    such as '0x1F' is an error rather than a silently parsed integer."""
+    import pyarrow as pa
+    import pyarrow.csv as pc
+
+    if as_text:
+        types = {c: pa.string() for c in cols}
+    else:
+        types = {c: pa.float64() for c in numeric}
+    for i, block in enumerate(BLOCK_SIZES):
+        src = pa.py_buffer(table.raw) if table.raw is not None else table.source
+        stream = pa.input_stream(src, compression=table.compression)
+        try:
+            result = pc.read_csv(
+                stream,
+                read_options=pc.ReadOptions(block_size=block),
+                parse_options=pc.ParseOptions(delimiter=table.delimiter),
+                convert_options=pc.ConvertOptions(include_columns=cols, column_types=types),
+            )
+        except pa.ArrowInvalid as e:
+            if "straddl" in str(e) and i + 1 < len(BLOCK_SIZES):
+                continue  # a cell longer than the block: retry with larger blocks
+            raise
+        return result.to_pandas()
+    raise AssertionError("unreachable")
+
+
+def _ragged_line(table: Table) -> str:
+    """Where the first row with the wrong number of fields is, found with the csv module."""
+    import csv
+    import gzip
+    import io as _stdio
+
+    binary: Any = _stdio.BytesIO(table.raw) if table.raw is not None else open(table.source, "rb")  # noqa: SIM115
+    if table.compression == "gzip":
+        binary = gzip.open(binary)
+    with _stdio.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="") as text:
+        reader = csv.reader(text, delimiter=table.delimiter)
+        width = len(next(reader, []))
+        for row in reader:
+            if row and len(row) != width:
+                return f"line {reader.line_num} has {len(row)} fields but the header has {width} columns"
+    return "a row has the wrong number of fields"
 
 
 def numeric_column(table: Table, name: str) -> Any:
-    """One column as a float64 (or float32) NumPy array; a non-numeric cell is an error naming it."""
+    """One column as a float64 (or float32) NumPy array; a non-numeric cell is an error naming it.
+
+    Empty cells are NaN (the NaN policy decides); true/false are 1/0."""
     import numpy as np
     import pandas as pd
 
@@ -208,12 +313,19 @@ def numeric_column(table: Table, name: str) -> Any:
         return s.to_numpy()
     if s.dtype.kind == "b":
         return s.to_numpy(dtype=np.float64)
-    converted = pd.to_numeric(s, errors="coerce")
-    bad = converted.isna() & s.notna()
+    text = s.astype(str).str.strip()
+    blank = s.isna() | (text == "")
+    converted = pd.to_numeric(text.where(~blank), errors="coerce")
+    lowered = text.str.lower()
+    booleans = lowered.isin(["true", "false"])
+    converted = converted.where(~booleans, (lowered == "true").astype(float))
+    bad = converted.isna() & ~blank
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
-        where = f"row {i}{table.line_of(i)}"
-        raise InputError(f"column '{name}' of '{table.source}' has a non-numeric value {s.iloc[i]!r} at {where}")
+        raise InputError(
+            f"column '{name}' of '{table.source}' has a non-numeric value {_short(s.iloc[i])} "
+            f"at row {i}{table.line_of(i)}"
+        )
     return converted.to_numpy(dtype=np.float64)
 
 
@@ -238,6 +350,15 @@ def _lookup(columns: Sequence[str], wanted: str) -> str | None:
 def _missing(what: str, name: str, source: str, columns: Sequence[str]) -> InputError:
     hint = did_you_mean(name, columns)
     return InputError(f"{what} column '{name}' is not in '{source}'.{hint} Its columns: {', '.join(columns)}")
+
+
+def _nearest(wanted: Sequence[str], columns: Sequence[str]) -> str:
+    """' Did you mean 'y_prd'?' when a column is close to one of the names looked for."""
+    for name in wanted:
+        hint = did_you_mean(name, columns)
+        if hint:
+            return hint.replace("?", " (--y-pred/--y-true)?", 1)
+    return ""
 
 
 def _natural_key(name: str) -> tuple[Any, ...]:
@@ -301,7 +422,7 @@ def find_pred_columns(loss: Loss, table: Table, given: str | None) -> list[str]:
     looked = [n for tier in (*PRED_NAME_TIERS[loss.prediction], GENERIC_PRED_NAMES) for n in tier]
     raise InputError(
         f"no prediction column for {loss.name} in '{src}' (looked for {', '.join(looked)}); "
-        f"name it with --y-pred COL. Its columns: {', '.join(cols)}"
+        f"name it with --y-pred COL.{_nearest(looked, cols)} Its columns: {', '.join(cols)}"
     )
 
 
@@ -323,8 +444,8 @@ def find_label_columns(loss: Loss, table: Table, given: str | None) -> list[str]
     one = _pick(cols, LABEL_NAMES, "label", src)
     if one is None:
         raise InputError(
-            f"no label column in '{src}' (looked for {', '.join(LABEL_NAMES)}); name it with --y-true COL. "
-            f"Its columns: {', '.join(cols)}"
+            f"no label column in '{src}' (looked for {', '.join(LABEL_NAMES)}); name it with --y-true COL."
+            f"{_nearest(LABEL_NAMES, cols)} Its columns: {', '.join(cols)}"
         )
     return [one]
 

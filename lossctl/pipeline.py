@@ -71,21 +71,23 @@ class EvalReport:
         return pd.DataFrame(data)
 
 
-def _key_values(series: Any) -> Any:
-    """Keys compared by value: numbers as numbers (7 matches 7.0), anything else as text."""
+def _key_text(series: Any) -> Any:
+    """Keys as canonical text: 7, 7.0 and "7" are the same key; blanks become missing."""
     import pandas as pd
 
-    if series.dtype.kind in "iuf":
-        return series.astype("float64")
-    numeric = pd.to_numeric(series, errors="coerce")
-    if numeric.notna().all():
-        return numeric.astype("float64")
-    return series.astype(str).str.strip()
+    text = series.astype(str).str.strip()
+    numeric = pd.to_numeric(text, errors="coerce")
+    integral = numeric.notna() & (numeric == numeric.round()) & (numeric.abs() < 2**53)
+    fractional = numeric.notna() & ~integral
+    canon = text.where(~integral, numeric.where(integral, 0).astype("int64").astype(str))
+    canon = canon.where(~fractional, numeric.map(repr))
+    return canon.where(series.notna() & (text != ""))
 
 
 def _show_key(value: Any) -> str:
     value = value.item() if hasattr(value, "item") else value
-    return repr(value)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _join_on_key(preds: io.Table, labels: io.Table, key: str, unmatched: str) -> tuple[Any, int, int]:
@@ -94,19 +96,22 @@ def _join_on_key(preds: io.Table, labels: io.Table, key: str, unmatched: str) ->
     pk = io.find_column(preds, key, "key")
     lk = io.find_column(labels, key, "key")
     pf, lf = preds.frame, labels.frame
+    keys = []
     for frame, src, col in ((pf, preds.source, pk), (lf, labels.source, lk)):
-        if frame[col].isna().any():
-            i = int(frame[col].isna().to_numpy().argmax())
+        key_values = _key_text(frame[col])
+        if key_values.isna().any():
+            i = int(key_values.isna().to_numpy().argmax())
             raise InputError(f"key '{col}' is empty at row {i} of '{src}'; every row needs a key")
-        dup = frame[col].duplicated()
+        dup = key_values.duplicated()
         if dup.any():
             i = int(dup.to_numpy().argmax())
             raise InputError(
                 f"key '{col}' repeats in '{src}': {_show_key(frame[col].iloc[i])} at row {i} is a duplicate "
                 f"({int(dup.sum())} duplicate rows); keys must be unique"
             )
-    left = pf.assign(__key=_key_values(pf[pk]))
-    right = lf.drop(columns=[lk]).assign(__key=_key_values(lf[lk]))
+        keys.append(key_values)
+    left = pf.assign(__key=keys[0].to_numpy())
+    right = lf.drop(columns=[lk]).assign(__key=keys[1].to_numpy())
     merged = left.merge(right, on="__key", how="inner", suffixes=("", "__labels"), sort=False)
     only_p, only_l = len(pf) - len(merged), len(lf) - len(merged)
     if (only_p or only_l) and unmatched != "drop":
@@ -161,8 +166,8 @@ def evaluate_files(
     if labels:
         kp = [io.find_column(ptab, key, "key")] if key else []
         kl = [io.find_column(ltab, key, "key")] if key else []
-        io.read_columns(ptab, kp + need_p)
-        io.read_columns(ltab, kl + need_l)
+        io.read_columns(ptab, kp + need_p, numeric=need_p)
+        io.read_columns(ltab, kl + need_l, numeric=need_l)
         if key:
             frame, dropped_p, dropped_l = _join_on_key(ptab, ltab, key, unmatched)
             kcol = kp[0]
@@ -178,7 +183,7 @@ def evaluate_files(
             frame = pd.concat([ptab.frame.reset_index(drop=True), right.reset_index(drop=True)], axis=1)
         table = io.Table(predictions, ptab.format, list(frame.columns), frame)
     else:
-        table = io.read_columns(ptab, need_l + need_p)
+        table = io.read_columns(ptab, need_l + need_p, numeric=need_l + need_p)
     t1 = time.perf_counter()
 
     def label_col(c: str) -> str:

@@ -96,31 +96,41 @@ def cce(y, p, eps: float) -> float:  # type: ignore[no-untyped-def]
 
 
 @jit_helper
-def logsumexp(x) -> float:  # type: ignore[no-untyped-def]
-    """log(sum(exp(x))) of a row, shifted by its maximum so huge logits do not overflow."""
+def log_softmax_parts(x):  # type: ignore[no-untyped-def]
+    """(m, l) with logsumexp(x) = m + l: m the largest logit, l = log1p(sum of exp(x_j - m) over
+    the others). Keeping m apart lets callers form (m - x_c) + l, which stays exact for huge
+    logits, and log1p keeps small losses (confident, correct rows) to full precision."""
     m = -math.inf
-    for v in x:
-        if v > m:
-            m = v
+    top = 0
+    for j in range(x.shape[0]):
+        if x[j] > m:
+            m = x[j]
+            top = j
     if m == -math.inf:
-        return -math.inf
+        return m, 0.0
     s = 0.0
-    for v in x:
-        s += math.exp(v - m)
-    return m + math.log(s)
+    for j in range(x.shape[0]):
+        if j != top:
+            s += math.exp(x[j] - m)
+    return m, math.log1p(s)
 
 
 def _softmax_ce_ref(y, x):  # type: ignore[no-untyped-def]
     x = np.asarray(x, dtype=float)
-    m = x.max(axis=1, keepdims=True)
+    top = x.argmax(axis=1)
+    rows = np.arange(x.shape[0])
+    m = x[rows, top][:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        log_softmax = x - (m + np.log(np.exp(x - m).sum(axis=1, keepdims=True)))
+        e = np.exp(x - m)
+        e[rows, top] = 0.0
+        log_softmax = (x - m) - np.log1p(e.sum(axis=1, keepdims=True))
         t = _one_hot(y, x.shape[1])
         return -np.where(t == 0, 0.0, t * log_softmax).sum(axis=1)
 
 
 def softmax_ce_ids(c: int, x) -> float:  # type: ignore[no-untyped-def]
-    return logsumexp(x) - x[c]
+    m, lse_tail = log_softmax_parts(x)
+    return (m - x[c]) + lse_tail
 
 
 @loss(
@@ -149,11 +159,11 @@ def softmax_ce_ids(c: int, x) -> float:  # type: ignore[no-untyped-def]
     frameworks={"torch": lambda y, x: float(_F().cross_entropy(_tt(x), _ids(y)))},
 )
 def softmax_ce(y, x) -> float:  # type: ignore[no-untyped-def]
-    lse = logsumexp(x)
+    m, lse_tail = log_softmax_parts(x)
     out = 0.0
     for c in range(x.shape[0]):
         if y[c] != 0.0:
-            out += y[c] * (lse - x[c])
+            out += y[c] * ((m - x[c]) + lse_tail)
     return out
 
 

@@ -97,12 +97,22 @@ def mae(y: float, p: float) -> float:
     return abs(p - y)
 
 
+def _msle_ref(y, p):  # type: ignore[no-untyped-def]
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    with np.errstate(all="ignore"):
+        ratio = (1.0 + p) / (1.0 + y)
+        near = np.log1p((p - y) / (1.0 + y))  # log of a ratio near 1 without cancellation
+        far = np.log1p(p) - np.log1p(y)
+    return np.square(np.where((ratio > 0.5) & (ratio < 2.0), near, far))
+
+
 @loss(
     name="msle",
     aliases=("mean_squared_logarithmic_error",),
     summary="Mean squared logarithmic error",
     formula="(log1p(y_pred) - log1p(y_true))^2, inputs > -1",
-    reference=lambda y, p: np.square(np.log1p(p) - np.log1p(y)),
+    reference=_msle_ref,
     y_true=ABOVE_MINUS_ONE,
     y_pred=ABOVE_MINUS_ONE,
     pred_hint="msle takes log1p of both columns",
@@ -120,13 +130,21 @@ def mae(y: float, p: float) -> float:
     },
 )
 def msle(y: float, p: float) -> float:
-    d = math.log1p(p) - math.log1p(y)
+    # log1p(p) - log1p(y) cancels when p is close to y; the log of their ratio does not.
+    # (1 + y and p - y are exact there, by Sterbenz's lemma.)
+    q = (1.0 + p) / (1.0 + y)
+    if 0.5 < q < 2.0:
+        d = math.log1p((p - y) / (1.0 + y))
+    else:
+        d = math.log1p(p) - math.log1p(y)
     return d * d
 
 
 def _huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
-    a = np.abs(np.subtract(p, y))
-    return np.where(a <= delta, 0.5 * a * a, delta * (a - 0.5 * delta))
+    with np.errstate(over="ignore"):
+        a = np.abs(np.subtract(p, y))
+        linear = np.where(np.isinf(a), np.abs(np.subtract(np.multiply(delta, p), np.multiply(delta, y))), delta * a)
+    return np.where(a <= delta, 0.5 * a * a, linear - 0.5 * delta * delta)
 
 
 @loss(
@@ -151,14 +169,19 @@ def huber(y: float, p: float, delta: float) -> float:
     a = abs(p - y)
     if a <= delta:
         return 0.5 * a * a
+    if a == math.inf:  # the residual overflows but delta * residual may not
+        return abs(delta * p - delta * y) - 0.5 * delta * delta
     return delta * (a - 0.5 * delta)
 
 
 def _pseudo_huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
-    t = np.subtract(p, y, dtype=np.float64) / delta
-    # sqrt(1 + t^2) - 1 = expm1(log1p(t^2) / 2), accurate for small t; hypot for large t.
-    small = np.expm1(0.5 * np.log1p(np.square(np.minimum(np.abs(t), 1e150))))
-    return delta * delta * np.where(np.abs(t) < 1e150, small, np.abs(t))
+    with np.errstate(over="ignore", under="ignore"):
+        a = np.abs(np.subtract(p, y, dtype=np.float64))
+        t = np.minimum(a / delta, 1.0)
+        inside = np.square(a) / (np.sqrt(1.0 + t * t) + 1.0)  # delta^2 t^2 / (sqrt(1 + t^2) + 1)
+        da = np.where(np.isinf(a), np.abs(delta * np.asarray(p, float) - delta * np.asarray(y, float)), delta * a)
+        outside = np.hypot(da, delta * delta) - delta * delta  # delta (sqrt(a^2 + delta^2) - delta)
+    return np.where(a <= delta, inside, outside)
 
 
 @loss(
@@ -174,7 +197,10 @@ def _pseudo_huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
         Example(1.0, -1.0, 4.0 * (math.sqrt(2.0) - 1.0), {"delta": 2.0}),
         Example(0.0, 0.0, 0.0),
     ),
-    notes=("Computed as delta^2 t^2 / (sqrt(1 + t^2) + 1) for |t| < 1, so tiny residuals keep full precision.",),
+    notes=(
+        "Computed as r^2 / (sqrt(1 + (r/delta)^2) + 1) for |r| <= delta and delta (hypot(r, delta) - delta) "
+        "beyond, so tiny residuals keep full precision and no extreme delta overflows.",
+    ),
     **_REGRESSION,
     frameworks={
         # PyTorch has no pseudo-Huber: the expression a PyTorch user writes.
@@ -182,12 +208,16 @@ def _pseudo_huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
     },
 )
 def pseudo_huber(y: float, p: float, delta: float) -> float:
-    t = (p - y) / delta
-    h = math.hypot(1.0, t)
-    if abs(t) < 1.0:
-        # sqrt(1 + t^2) - 1 cancels for small t; this form does not.
-        return delta * delta * (t * t / (h + 1.0))
-    return delta * delta * (h - 1.0)
+    # Never forms delta^2 or r / delta alone, so no extreme delta overflows or underflows early.
+    a = abs(p - y)
+    if a <= delta:
+        # delta^2 (sqrt(1 + t^2) - 1) with t = a / delta <= 1, without the cancellation.
+        t = a / delta
+        return a * a / (math.hypot(1.0, t) + 1.0)
+    if a == math.inf:  # the residual overflows but delta * residual may not
+        da = abs(delta * p - delta * y)
+        return math.hypot(da, delta * delta) - delta * delta
+    return delta * (math.hypot(a, delta) - delta)
 
 
 @jit_helper
