@@ -384,19 +384,25 @@ def _pick(columns: Sequence[str], names: Sequence[str], what: str, source: str) 
     return found[0] if found else None
 
 
+def _given_columns(table: Table, given: str, option: str, what: str) -> list[str]:
+    """The columns an explicit --y-pred/--y-true names: one name, or a glob."""
+    cols, src = table.columns, table.source
+    if _is_glob(given):
+        found = _glob(cols, given)
+        if not found:
+            raise InputError(f"{option} '{given}' matches no column of '{src}'; its columns: {', '.join(cols)}")
+        return found
+    one = _lookup(cols, given)
+    if one is None:
+        raise _missing(what, given, src, cols)
+    return [one]
+
+
 def find_pred_columns(loss: Loss, table: Table, given: str | None) -> list[str]:
     """The prediction column(s) for ``loss`` in ``table``: one, or K for multiclass."""
     cols, src = table.columns, table.source
     if given:
-        if _is_glob(given):
-            found = _glob(cols, given)
-            if not found:
-                raise InputError(f"--y-pred '{given}' matches no column of '{src}'; its columns: {', '.join(cols)}")
-        else:
-            one = _lookup(cols, given)
-            if one is None:
-                raise _missing("prediction", given, src, cols)
-            found = [one]
+        found = _given_columns(table, given, "--y-pred", "prediction")
         if loss.task is Task.MULTICLASS and len(found) < 2:
             raise UsageError(
                 f"{loss.name} is multiclass and needs one prediction column per class; "
@@ -430,17 +436,10 @@ def find_label_columns(loss: Loss, table: Table, given: str | None) -> list[str]
     """The label column(s): one (values or class ids), or K for label distributions."""
     cols, src = table.columns, table.source
     if given:
-        if _is_glob(given):
-            found = _glob(cols, given)
-            if not found:
-                raise InputError(f"--y-true '{given}' matches no column of '{src}'; its columns: {', '.join(cols)}")
-            if loss.task is not Task.MULTICLASS and len(found) > 1:
-                raise UsageError(f"{loss.name} takes one label column; --y-true '{given}' matches {len(found)}")
-            return found
-        one = _lookup(cols, given)
-        if one is None:
-            raise _missing("label", given, src, cols)
-        return [one]
+        found = _given_columns(table, given, "--y-true", "label")
+        if loss.task is not Task.MULTICLASS and len(found) > 1:
+            raise UsageError(f"{loss.name} takes one label column; --y-true '{given}' matches {len(found)}")
+        return found
     one = _pick(cols, LABEL_NAMES, "label", src)
     if one is None:
         raise InputError(
