@@ -10,9 +10,11 @@ never served from a stale cache.
 The loop is the same for every loss, once, here:
 - one pass computes the weighted sum of losses and the weight sum; the per-sample output is
   written in the same pass only when asked for;
-- rows are split into blocks of ``BLOCK`` run in parallel; a block is summed plainly (for
-  non-negative terms the relative error is at most BLOCK * 2^-53, about 1e-13) and the block sums
-  are added with Neumaier compensation, so 10^8 samples stay within 1e-12 of the exact sum;
+- rows are split into blocks of ``BLOCK`` run in parallel; a block's losses go to a buffer (or the
+  per-sample output) in a plain map loop, then are summed by a vectorised sum (for non-negative
+  terms the relative error is at most BLOCK * 2^-53, about 1e-13), and the block sums are added
+  with Neumaier compensation, so 10^8 samples stay within 1e-12 of the exact sum. Only that sum
+  may be reassociated: the loss kernels keep strict IEEE semantics;
 - float32 and integer inputs are read as they are and widened to float64 per element, so no
   float64 copy of the input is made and accumulation is always in float64;
 - a zero weight drops the row, even where its loss is inf or NaN.
@@ -69,7 +71,17 @@ def _total(parts):
     return s + c
 
 
-@njit(parallel=True, cache=True, nogil=True, fastmath={{"reassoc"}})
+@njit(cache=True, fastmath={{"reassoc"}})
+def _sum(a, lo, hi):
+    # Only this plain sum may be reassociated, which lets LLVM vectorise it. The flag must not be
+    # set on run(): numba would apply it to the inlined loss kernel too and change its results.
+    s = 0.0
+    for i in range(lo, hi):
+        s += a[i]
+    return s
+
+
+@njit(parallel=True, cache=True, nogil=True)
 def run({args}):
     n = y_pred.shape[0]
     nblocks = (n + _BLOCK - 1) // _BLOCK
@@ -78,13 +90,11 @@ def run({args}):
     for b in prange(nblocks):
         lo = b * _BLOCK
         hi = min(lo + _BLOCK, n)
-        s = 0.0
-        sw = 0.0
+{before}
         for i in range(lo, hi):
             loss = _kernel({call})
 {body}
-        sums[b] = s
-        wsums[b] = sw
+{after}
     return _total(sums), {weight_total}
 """
 
@@ -123,13 +133,21 @@ def render_source(loss: Loss, layout: str, weighted: bool, per_sample: bool, key
     kernel = _kernel_for(loss, layout)
     params = [f"p_{p.name}" for p in loss.params]
     args = ["y_true", "y_pred"] + (["weight"] if weighted else []) + (["out"] if per_sample else []) + params
-    body = []
+    # The loop writes each block's (weighted) losses to a buffer, then sums the buffer: the first
+    # loop is a plain map the compiler can vectorise, the second a vectorised sum.
+    before, body, after = [], [], []
     if per_sample:
         body.append("out[i] = loss")
     if weighted:
-        body += ["w = np.float64(weight[i])", "if w != 0.0:", "    s += w * loss", "    sw += w"]
+        before.append("buf = np.empty(hi - lo)")
+        body += ["w = np.float64(weight[i])", "buf[i - lo] = w * loss if w != 0.0 else 0.0"]
+        after += ["sums[b] = _sum(buf, 0, hi - lo)", "wsums[b] = _sum(weight, lo, hi)"]
+    elif per_sample:
+        after.append("sums[b] = _sum(out, lo, hi)")
     else:
-        body.append("s += loss")
+        before.append("buf = np.empty(hi - lo)")
+        body.append("buf[i - lo] = loss")
+        after.append("sums[b] = _sum(buf, 0, hi - lo)")
     return _TEMPLATE.format(
         loss=loss.name,
         layout=layout,
@@ -139,7 +157,9 @@ def render_source(loss: Loss, layout: str, weighted: bool, per_sample: bool, key
         block=BLOCK,
         args=", ".join(args),
         call=", ".join([_CALL[layout], *params]),
+        before="\n".join(" " * 8 + line for line in before),
         body="\n".join(" " * 12 + line for line in body),
+        after="\n".join(" " * 8 + line for line in after),
         weight_total="_total(wsums)" if weighted else "np.float64(n)",
     )
 

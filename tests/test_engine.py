@@ -43,7 +43,7 @@ def test_generated_source_names_the_kernel_and_variant():  # type: ignore[no-unt
     src = engine.render_source(get_loss("huber"), "elementwise", weighted=True, per_sample=True)
     assert "from lossctl.losses.regression import huber as _py_kernel" in src
     assert "def run(y_true, y_pred, weight, out, p_delta):" in src
-    assert "out[i] = loss" in src and "if w != 0.0:" in src
+    assert "out[i] = loss" in src and "w != 0.0" in src
     plain = engine.render_source(get_loss("mse"), "elementwise", weighted=False, per_sample=False)
     assert "weight" not in plain.split("def run", 1)[1] and "out[" not in plain
     ids = engine.render_source(get_loss("softmax_ce"), "ids", weighted=False, per_sample=False)

@@ -198,8 +198,8 @@ def _pseudo_huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
         Example(0.0, 0.0, 0.0),
     ),
     notes=(
-        "Computed as r^2 / (sqrt(1 + (r/delta)^2) + 1) for |r| <= delta and delta (hypot(r, delta) - delta) "
-        "beyond, so tiny residuals keep full precision and no extreme delta overflows.",
+        "Computed as delta r^2 / (hypot(r, delta) + delta), without cancellation, so tiny residuals keep "
+        "full precision and no extreme delta overflows.",
     ),
     **_REGRESSION,
     frameworks={
@@ -208,16 +208,19 @@ def _pseudo_huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
     },
 )
 def pseudo_huber(y: float, p: float, delta: float) -> float:
-    # Never forms delta^2 or r / delta alone, so no extreme delta overflows or underflows early.
+    # delta^2 (sqrt(1 + (a/delta)^2) - 1) = delta a^2 / (h + delta), h = hypot(a, delta): no
+    # cancellation. Ordered as n * (a * (m / (h + delta))) with m = max(a, delta), n = min(a, delta),
+    # every factor is at most its input, so nothing overflows or underflows unless the loss does,
+    # for any delta. Branch-free but for the overflowed residual, so the loop vectorises.
     a = abs(p - y)
-    if a <= delta:
-        # delta^2 (sqrt(1 + t^2) - 1) with t = a / delta <= 1, without the cancellation.
-        t = a / delta
-        return a * a / (math.hypot(1.0, t) + 1.0)
-    if a == math.inf:  # the residual overflows but delta * residual may not
-        da = abs(delta * p - delta * y)
-        return math.hypot(da, delta * delta) - delta * delta
-    return delta * (math.hypot(a, delta) - delta)
+    m = max(a, delta)
+    n = min(a, delta)
+    r = n / m
+    h = m * math.sqrt(1.0 + r * r)
+    out = n * (a * (m / (h + delta)))
+    if a == math.inf:  # the residual overflows but delta * residual may not; then h - delta ~ a
+        out = abs(delta * p - delta * y) - delta * delta
+    return out
 
 
 @jit_helper
