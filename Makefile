@@ -36,8 +36,8 @@ bench: install
 	$(BIN)/lossctl bench --size 1e5,1e7 --loss mse,mae,huber,pseudo_huber,hinge,squared_hinge,bce,bce_logits,log_cosh,msle,softmax_ce --format table
 
 lint: install
-	$(BIN)/ruff check lossctl tests scripts
-	$(BIN)/ruff format --check lossctl tests scripts
+	$(BIN)/ruff check lossctl tests scripts benchmarks
+	$(BIN)/ruff format --check lossctl tests scripts benchmarks
 
 # Optional reference frameworks for the tests (skipped when absent). torch 2.13.0 is a local CPU wheel here.
 torch: install
