@@ -64,6 +64,8 @@ class EvalResult:
         ls = self.per_sample
         if ls.size == 0:
             return {}
+        if self.nan_policy == "propagate" and self.omitted:
+            return {k: math.nan for k in ("min", *QUANTILES, "max", "std")}  # NaN in, NaN out
         finite = bool(np.isfinite(ls).all())
         # Interpolating between inf and a finite loss gives NaN: with infinite losses, take observations.
         qs = np.quantile(ls, list(QUANTILES.values()), method="linear" if finite else "inverted_cdf")

@@ -97,6 +97,11 @@ def _boundary(fn: F) -> F:
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(0) from None
+        except OSError as e:  # writing stdout or a file failed: the environment, not a bug
+            if debug:
+                raise
+            typer.echo(f"lossctl: error: cannot write output: {e.strerror or e}", err=True)
+            raise typer.Exit(2) from None
         except Exception as e:
             if debug:
                 raise
@@ -142,6 +147,9 @@ def _default_format(given: Format | None) -> str:
 
 def _check_writable_target(path: str) -> None:
     """Fail before any work when an output file cannot be created."""
+    path = os.path.realpath(path)  # a symlink is written through, not replaced
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UsageError(f"cannot write '{path}': it is not a regular file; give a file path")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError(f"cannot write '{path}': directory '{directory}' does not exist")
@@ -163,7 +171,8 @@ def write_atomically(path: str, write: Callable[[str], None]) -> None:
     An interrupted or failed write leaves no partial file and any earlier ``path`` untouched.
     """
     _check_writable_target(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lossctl-", suffix=".tmp")
         os.close(fd)

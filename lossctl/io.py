@@ -168,7 +168,8 @@ def _short(value: object, limit: int = 60) -> str:
 
 
 def read_columns(table: Table, needed: Sequence[str], numeric: Sequence[str] = ()) -> Table:
-    """Read the named columns of ``table`` into ``table.frame``; ``numeric`` ones as float64."""
+    """Read the named columns of ``table`` into ``table.frame``: ``numeric`` ones as float64, the
+    others (keys) as text from CSV, so "007" is not read as the number 7."""
     import pandas as pd
 
     cols = list(dict.fromkeys(needed))
@@ -264,7 +265,7 @@ def _read_text(table: Table, cols: list[str], numeric: Sequence[str], as_text: b
     if as_text:
         types = {c: pa.string() for c in cols}
     else:
-        types = {c: pa.float64() for c in numeric}
+        types = {c: (pa.float64() if c in numeric else pa.string()) for c in cols}
     for i, block in enumerate(BLOCK_SIZES):
         src = pa.py_buffer(table.raw) if table.raw is not None else table.source
         stream = pa.input_stream(src, compression=table.compression)
@@ -398,6 +399,27 @@ def _given_columns(table: Table, given: str, option: str, what: str) -> list[str
     return [one]
 
 
+def check_class_columns(columns: list[str], source: str) -> list[str]:
+    """Class columns numbered by suffix must be exactly 0..K-1: a gap would shift every class id."""
+    numbers = [re.search(r"(\d+)$", c) for c in columns]
+    if not any(numbers):
+        return columns  # named classes (p_cat, p_dog): class id = position in this order
+    if not all(numbers):
+        odd = next(c for c, m in zip(columns, numbers, strict=True) if m is None)
+        raise InputError(
+            f"class column '{odd}' in '{source}' has no class number while others do; name them all _0.._K-1"
+        )
+    ids = [int(m.group(1)) for m in numbers if m]
+    if ids != list(range(len(columns))):
+        missing = sorted(set(range(max(ids) + 1)) - set(ids))
+        detail = f"class {missing[0]} has no column" if missing else f"they are numbered {ids[0]}..{ids[-1]}"
+        raise InputError(
+            f"class columns {columns[0]}..{columns[-1]} in '{source}' must be numbered 0..{len(columns) - 1} "
+            f"(class id = number): {detail}"
+        )
+    return columns
+
+
 def find_pred_columns(loss: Loss, table: Table, given: str | None) -> list[str]:
     """The prediction column(s) for ``loss`` in ``table``: one, or K for multiclass."""
     cols, src = table.columns, table.source
@@ -410,12 +432,12 @@ def find_pred_columns(loss: Loss, table: Table, given: str | None) -> list[str]:
             )
         if loss.task is not Task.MULTICLASS and len(found) > 1:
             raise UsageError(f"{loss.name} takes one prediction column; --y-pred '{given}' matches {len(found)}")
-        return found
+        return check_class_columns(found, src) if len(found) > 1 else found
     if loss.task is Task.MULTICLASS:
         for pattern in CLASS_GLOBS[loss.prediction]:
             found = _glob(cols, pattern)
             if len(found) >= 2:
-                return found
+                return check_class_columns(found, src)
         wanted = " or ".join(f"'{g}'" for g in CLASS_GLOBS[loss.prediction])
         raise InputError(
             f"no class columns for {loss.name} in '{src}' (looked for {wanted}); name them with --y-pred 'GLOB'. "
@@ -439,7 +461,7 @@ def find_label_columns(loss: Loss, table: Table, given: str | None) -> list[str]
         found = _given_columns(table, given, "--y-true", "label")
         if loss.task is not Task.MULTICLASS and len(found) > 1:
             raise UsageError(f"{loss.name} takes one label column; --y-true '{given}' matches {len(found)}")
-        return found
+        return check_class_columns(found, src) if len(found) > 1 else found
     one = _pick(cols, LABEL_NAMES, "label", src)
     if one is None:
         raise InputError(

@@ -76,7 +76,12 @@ def _key_text(series: Any) -> Any:
     import pandas as pd
 
     text = series.astype(str).str.strip()
-    numeric = pd.to_numeric(text, errors="coerce")
+    if series.dtype.kind in "iuf":
+        numeric = pd.to_numeric(series, errors="coerce")
+    else:
+        # Text that is a plain number ("7", "7.0") matches the number; "007" stays text.
+        plain = text.str.fullmatch(r"[+-]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+        numeric = pd.to_numeric(text.where(plain), errors="coerce")
     integral = numeric.notna() & (numeric == numeric.round()) & (numeric.abs() < 2**53)
     fractional = numeric.notna() & ~integral
     canon = text.where(~integral, numeric.where(integral, 0).astype("int64").astype(str))
@@ -86,7 +91,7 @@ def _key_text(series: Any) -> Any:
 
 def _show_key(value: Any) -> str:
     value = value.item() if hasattr(value, "item") else value
-    text = repr(value)
+    text = str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -120,6 +125,29 @@ def _join_on_key(preds: io.Table, labels: io.Table, key: str, unmatched: str) ->
             "have no prediction; pass --unmatched drop to evaluate the matched rows only"
         )
     return merged.drop(columns=["__key"]), only_p, only_l
+
+
+ID_NAMES = ("id", "key", "row_id", "sample_id", "index", "uid", "uuid")
+
+
+def _check_shared_ids(preds: io.Table, labels: io.Table) -> None:
+    """Row-aligned files that both carry an id column must list the ids in the same order."""
+    for name in ID_NAMES:
+        pc, lc = io._lookup(preds.columns, name), io._lookup(labels.columns, name)
+        if pc is None or lc is None:
+            continue
+        a = _key_text(io.read_columns(io.open_table(preds.source), [pc]).frame[pc]) if preds.source != "-" else None
+        b = _key_text(io.read_columns(io.open_table(labels.source), [lc]).frame[lc]) if labels.source != "-" else None
+        if a is None or b is None or len(a) != len(b):
+            return
+        differ = (a.to_numpy() != b.to_numpy()).nonzero()[0]
+        if differ.size:
+            i = int(differ[0])
+            raise InputError(
+                f"both files have an '{name}' column but their rows are in a different order "
+                f"(row {i}: {a.iloc[i]} vs {b.iloc[i]}); join them with --key {name}"
+            )
+        return
 
 
 def evaluate_files(
@@ -172,6 +200,7 @@ def evaluate_files(
             frame, dropped_p, dropped_l = _join_on_key(ptab, ltab, key, unmatched)
             kcol = kp[0]
         else:
+            _check_shared_ids(ptab, ltab)
             if ptab.rows != ltab.rows:
                 raise InputError(
                     f"'{predictions}' has {ptab.rows} rows but '{labels}' has {ltab.rows}; "

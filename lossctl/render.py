@@ -104,24 +104,33 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
     inp = d["input"]
     src = inp["predictions"] + (f" + {inp['labels']}" if inp.get("labels") else "")
     console.print(f"[bold]{src}[/] · {inp['rows']} rows")
-    summary = Table(show_edge=False)
-    summary.add_column("", style="bold")
-    for r in d["results"]:
-        head = r["loss"] + (f"\n{params_text(r['params'])}" if r["params"] else "")
-        summary.add_column(head, justify="right", overflow="fold")
     lines: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("columns", lambda r: f"{r['columns'].get('y_true', '')} vs {r['columns'].get('y_pred', '')}"),
         ("n", lambda r: str(r["n"])),
         ("cost" if d["results"][0]["reduction"] != "sum" else "cost (sum)", lambda r: fmt(r["cost"], 10)),
         ("sum", lambda r: fmt(r["sum"], 10)),
     ]
+    if any(r.get("weighted") for r in d["results"]):
+        lines.append(("weight sum", lambda r: fmt(r["divisor"], 10) if r.get("weighted") else "-"))
+    if any(r.get("omitted") for r in d["results"]):
+        lines.append(("omitted (--nan)", lambda r: str(r.get("omitted", 0))))
     if any(r.get("accuracy") is not None for r in d["results"]):
         lines.append(("accuracy", lambda r: fmt(r.get("accuracy"), 6)))
     if any(r.get("stats") for r in d["results"]):
         lines += [(k, lambda r, k=k: fmt(r.get("stats", {}).get(k))) for k in STAT_ORDER]
-    for label, get in lines:
-        summary.add_row(label, *[get(r) for r in d["results"]])
-    console.print(summary)
+    # As many losses per table as fit the width, so no number is ever wrapped or cut.
+    per_table = max(1, (console.width - 18) // 20)
+    results = d["results"]
+    for start in range(0, len(results), per_table):
+        chunk = results[start : start + per_table]
+        summary = Table(show_edge=False)
+        summary.add_column("", style="bold", no_wrap=True)
+        for r in chunk:
+            head = r["loss"] + (f"\n{params_text(r['params'])}" if r["params"] else "")
+            summary.add_column(head, justify="right", no_wrap=True)
+        for label, get in lines:
+            summary.add_row(label, *[get(r) for r in chunk])
+        console.print(summary)
     if "gate" in d:
         g = d["gate"]
         verdict = "[green]passed[/]" if g["passed"] else f"[red]failed[/] ({', '.join(g['failed'])})"

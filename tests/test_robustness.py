@@ -48,6 +48,7 @@ import lossctl.pipeline
 from lossctl.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "sample_data"
 REL = 1e-12
 # No debug mode leaking in from the caller's shell (it would turn errors into tracebacks).
 CLI_ENV: dict[str, str | None] = {"LOSSCTL_DEBUG": None, "COLUMNS": "80"}
@@ -1084,3 +1085,52 @@ def test_costs_of_two_halves_combine_to_the_whole(
     assert (head["n"], tail["n"]) == (cut, len(frame) - cut)
     combined = (head["cost"] * head["n"] + tail["cost"] * tail["n"]) / len(frame)
     assert rel_close(combined, whole["cost"]), (combined, whole["cost"])
+
+
+# --- review findings: silent wrong answers that must be errors ------------------------------------
+
+
+def test_class_columns_with_a_gap_are_refused(tmp_path: Path) -> None:
+    # p_2 missing: taking columns by position would score label 2 against p_3.
+    path = write(tmp_path / "gap.csv", "label,p_0,p_1,p_3\n2,0.2,0.3,0.5\n")
+    assert_error(run("eval", path, "-l", "cce"), "class 2 has no column", "0..2")
+    shifted = write(tmp_path / "shift.csv", "label,p_1,p_2,p_3\n1,0.2,0.3,0.5\n")
+    assert_error(run("eval", shifted, "-l", "cce"), "numbered 0..2")
+
+
+def test_row_aligned_files_whose_ids_disagree_are_refused() -> None:
+    preds, labels = DATA / "binary_preds.csv", DATA / "binary_labels.csv"
+    assert_error(run("eval", preds, "--labels", labels, "-l", "bce"), "different order", "--key id")
+
+
+def test_zero_padded_text_keys_stay_distinct(tmp_path: Path) -> None:
+    p = write(tmp_path / "p.csv", "id,y_pred\n007,1.0\n7,2.0\n")
+    lab = write(tmp_path / "l.csv", "id,y_true\n7,2.0\n007,1.0\n")
+    out = eval_json(p, "--labels", lab, "--key", "id", "-l", "mse")
+    assert out["results"][0]["cost"] == 0.0
+
+
+def test_per_sample_writes_through_a_symlink(tmp_path: Path) -> None:
+    target = write(tmp_path / "real.csv", "old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    ok("eval", DATA / "regression.csv", "-l", "mse", "--per-sample", link)
+    assert link.is_symlink()
+    assert target.read_text().startswith("row,mse\n")
+
+
+def test_full_stdout_is_an_input_output_error_not_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    from lossctl import render
+
+    monkeypatch.setitem(render.RENDERERS, "json", full)
+    assert_error(run("eval", DATA / "regression.csv", "-l", "mse", "-f", "json"), "No space left on device")
+
+
+def test_propagated_nan_makes_every_statistic_nan(tmp_path: Path) -> None:
+    path = write(tmp_path / "nan.csv", "y_true,y_pred\n1,2\n2,\n3,3\n")
+    res = eval_json(path, "-l", "mse", "--nan", "propagate")["results"][0]
+    assert res["cost"] == "nan" and res["omitted"] == 1
+    assert set(res["stats"].values()) == {"nan"}
