@@ -130,24 +130,25 @@ def _join_on_key(preds: io.Table, labels: io.Table, key: str, unmatched: str) ->
 ID_NAMES = ("id", "key", "row_id", "sample_id", "index", "uid", "uuid")
 
 
-def _check_shared_ids(preds: io.Table, labels: io.Table) -> None:
-    """Row-aligned files that both carry an id column must list the ids in the same order."""
+def _shared_id(preds: io.Table, labels: io.Table) -> tuple[str, str] | None:
+    """The id-like column both files carry, if any: (its name in predictions, in labels)."""
     for name in ID_NAMES:
         pc, lc = io._lookup(preds.columns, name), io._lookup(labels.columns, name)
-        if pc is None or lc is None:
-            continue
-        a = _key_text(io.read_columns(io.open_table(preds.source), [pc]).frame[pc]) if preds.source != "-" else None
-        b = _key_text(io.read_columns(io.open_table(labels.source), [lc]).frame[lc]) if labels.source != "-" else None
-        if a is None or b is None or len(a) != len(b):
-            return
-        differ = (a.to_numpy() != b.to_numpy()).nonzero()[0]
-        if differ.size:
-            i = int(differ[0])
-            raise InputError(
-                f"both files have an '{name}' column but their rows are in a different order "
-                f"(row {i}: {a.iloc[i]} vs {b.iloc[i]}); join them with --key {name}"
-            )
-        return
+        if pc is not None and lc is not None:
+            return pc, lc
+    return None
+
+
+def _check_ids_agree(preds: io.Table, labels: io.Table, pc: str, lc: str) -> None:
+    """Row-aligned files that both carry an id column must list the ids in the same order."""
+    a, b = _key_text(preds.frame[pc]), _key_text(labels.frame[lc])
+    differ = (a.to_numpy() != b.to_numpy()).nonzero()[0]
+    if differ.size:
+        i = int(differ[0])
+        raise InputError(
+            f"both files have an '{pc}' column but their rows are in a different order "
+            f"(row {i}: {a.iloc[i]} vs {b.iloc[i]}); join them with --key {pc}"
+        )
 
 
 def evaluate_files(
@@ -192,20 +193,23 @@ def evaluate_files(
     need_p = [c for _, _, pc in plan for c in pc] + ([wcol] if wcol else [])
     need_l = [c for _, tc, _ in plan for c in tc]
     if labels:
-        kp = [io.find_column(ptab, key, "key")] if key else []
-        kl = [io.find_column(ltab, key, "key")] if key else []
+        # Without --key, a shared id column is read too (in the same pass) to check the row order.
+        shared = None if key else _shared_id(ptab, ltab)
+        kp = [io.find_column(ptab, key, "key")] if key else ([shared[0]] if shared else [])
+        kl = [io.find_column(ltab, key, "key")] if key else ([shared[1]] if shared else [])
         io.read_columns(ptab, kp + need_p, numeric=need_p)
         io.read_columns(ltab, kl + need_l, numeric=need_l)
         if key:
             frame, dropped_p, dropped_l = _join_on_key(ptab, ltab, key, unmatched)
             kcol = kp[0]
         else:
-            _check_shared_ids(ptab, ltab)
             if ptab.rows != ltab.rows:
                 raise InputError(
                     f"'{predictions}' has {ptab.rows} rows but '{labels}' has {ltab.rows}; "
                     "they must be aligned row by row, or joined with --key COL"
                 )
+            if shared:
+                _check_ids_agree(ptab, ltab, *shared)
             import pandas as pd
 
             right = ltab.frame.rename(columns=lambda c: c + "__labels" if c in ptab.frame.columns else c)
