@@ -15,9 +15,19 @@ import numpy as np
 from lossctl import engine
 from lossctl.domains import PROBABILITY, Domain
 from lossctl.errors import InputError, UsageError
-from lossctl.registry import Loss, Pred, Task, get_loss
+from lossctl.registry import (
+    FRAMEWORK_CLASS_DIVISOR,
+    FRAMEWORK_DIVISOR,
+    FRAMEWORK_DTYPE,
+    FRAMEWORKS,
+    Convention,
+    Loss,
+    Pred,
+    Task,
+    get_loss,
+)
 
-REDUCTIONS = ("mean", "sum", "none")
+REDUCTIONS = ("mean", "element_mean", "sum", "none")
 NAN_POLICIES = ("error", "omit", "propagate")
 # How far a row of class probabilities (or of a label distribution) may sum from 1.
 ROW_SUM_TOLERANCE = 1e-3
@@ -43,8 +53,14 @@ class EvalResult:
     _compute_per_sample: Callable[[], Any] | None = field(default=None, repr=False)
     _weights: Any = field(default=None, repr=False)
     omitted: int = 0  # rows left out under the nan policy "omit" or "propagate"
+    ignored: int = 0  # rows left out by ignore_index
     nan_policy: str = "error"
     kept: Any = field(default=None, repr=False)  # indices of the rows used, when some were left out
+    divisor: float | None = None  # what the sum was divided by (n, the weight sum, times K); None for sum/none
+    compat: str | None = None  # the framework whose conventions were applied
+    api: str | None = None  # that framework's function
+    label: str = ""  # how a report names this result ("huber", "pinball[quantile=0.9]", "bce (torch)")
+    vs_lossctl: float | None = None  # under --compat all: this cost minus lossctl's own
 
     @property
     def per_sample(self) -> np.ndarray:
@@ -53,11 +69,6 @@ class EvalResult:
             assert self._compute_per_sample is not None
             self._per_sample = self._compute_per_sample()
         return self._per_sample  # type: ignore[no-any-return]
-
-    @property
-    def divisor(self) -> float | None:
-        """What the summed loss was divided by: n, or the sum of weights; None for sum/none."""
-        return self.weight_sum if self.reduction == "mean" else None
 
     def stats(self) -> dict[str, float]:
         """Spread of the per-sample losses (unweighted, except ``std`` which uses the weights)."""
@@ -87,6 +98,8 @@ class EvalResult:
     def to_dict(self, with_stats: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
             "loss": self.loss,
+            "label": self.label or self.loss,
+            "compat": self.compat,
             "params": dict(self.params),
             "n": self.n,
             "reduction": self.reduction,
@@ -97,6 +110,12 @@ class EvalResult:
         }
         if self.accuracy is not None:
             d["accuracy"] = self.accuracy
+        if self.api is not None:
+            d["api"] = self.api
+        if self.vs_lossctl is not None:
+            d["vs_lossctl"] = self.vs_lossctl
+        if self.ignored:
+            d["ignored"] = self.ignored
         if self.nan_policy != "error":
             d["nan_policy"] = self.nan_policy
             d["omitted"] = self.omitted
@@ -156,24 +175,30 @@ def _check_rows_sum_to_one(arr: np.ndarray, name: str, loss: Loss) -> None:
 
 
 def _shape(loss: Loss, y_true: Any, y_pred: Any, names: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays shaped and typed for ``loss``: (n,) or (n, K)."""
+    """Arrays shaped and typed for ``loss``: (n,) or (n, K) (or (n, m) named prediction columns)."""
     nt, npred = names.get("y_true", "y_true"), names.get("y_pred", "y_pred")
     yp = _numeric(y_pred, npred)
     yt = _numeric(y_true, nt)
-    if loss.task is Task.MULTICLASS:
+    if yt.ndim == 2 and yt.shape[1] == 1:
+        yt = yt[:, 0]
+    if loss.pred_columns:
+        m = len(loss.pred_columns)
+        roles = ", ".join(role for role, _ in loss.pred_columns)
+        if yp.ndim != 2 or yp.shape[1] != m:
+            raise InputError(f"{loss.name} takes {m} prediction columns ({roles}), got shape {yp.shape}")
+        yp = np.ascontiguousarray(yp, dtype=np.float64)
+        if yt.ndim != 1:
+            raise InputError(f"{loss.name} takes one label column, got shape {yt.shape}")
+    elif loss.task is Task.MULTICLASS:
         if yp.ndim != 2 or yp.shape[1] < 2:
             raise InputError(
                 f"{loss.name} is a multiclass loss and needs K >= 2 prediction columns, got shape {yp.shape}; "
                 "name the class columns with --y-pred 'p_*'"
             )
         yp = np.ascontiguousarray(yp, dtype=np.float64)
-        if yt.ndim == 2 and yt.shape[1] == 1:
-            yt = yt[:, 0]
     else:
         if yp.ndim == 2 and yp.shape[1] == 1:
             yp = yp[:, 0]
-        if yt.ndim == 2 and yt.shape[1] == 1:
-            yt = yt[:, 0]
         if yp.ndim != 1:
             raise InputError(f"{loss.name} takes one prediction column, got shape {yp.shape}")
         if yt.ndim != 1:
@@ -185,8 +210,16 @@ def _shape(loss: Loss, y_true: Any, y_pred: Any, names: Mapping[str, str]) -> tu
     return yt, yp
 
 
-def _inadmissible(a: np.ndarray, domain: Domain | None) -> np.ndarray:
-    """Elements that are NaN, or an infinity ``domain`` does not admit (None admits none)."""
+def _column_domains(loss: Loss) -> tuple[Domain, ...] | None:
+    """Per-column domains of a loss with named prediction columns."""
+    return loss.y_pred if isinstance(loss.y_pred, tuple) else None
+
+
+def _inadmissible(a: np.ndarray, domain: Any) -> np.ndarray:
+    """Elements that are NaN, or an infinity ``domain`` does not admit (None admits none); a
+    tuple of domains is one per column."""
+    if isinstance(domain, tuple):
+        return np.column_stack([_inadmissible(a[:, j], d) for j, d in enumerate(domain)])
     mask = ~np.isfinite(a)
     if domain is not None:
         for inf in (np.inf, -np.inf):
@@ -196,7 +229,7 @@ def _inadmissible(a: np.ndarray, domain: Domain | None) -> np.ndarray:
 
 
 def _inputs(loss: Loss, yt: np.ndarray, yp: np.ndarray, w: np.ndarray | None) -> list[tuple[str, np.ndarray, Any]]:
-    t_domain = loss.y_true if loss.task is not Task.MULTICLASS else None
+    t_domain = None if loss.task is Task.MULTICLASS and yt.ndim == 1 else loss.y_true
     out = [("y_pred", yp, loss.y_pred), ("y_true", yt, t_domain)]
     return out + ([("weight", w, None)] if w is not None else [])
 
@@ -216,11 +249,16 @@ def _raise_missing(
     """Name the first row holding NaN or an inadmissible infinity, and the input it is in."""
     for key, arr, domain in _inputs(loss, yt, yp, w):
         row = np.atleast_1d(arr[i])
-        bad = np.flatnonzero(_inadmissible(row, domain))
+        flags = _inadmissible(row[None, :], domain)[0] if isinstance(domain, tuple) else _inadmissible(row, domain)
+        bad = np.flatnonzero(flags)
         if not bad.size:
             continue
         name = names.get(key, "sample_weight" if key == "weight" else key)
-        where = f"{name} at row {i}" + (f", class {bad[0]}" if arr.ndim == 2 else "")
+        if isinstance(domain, tuple):
+            where = f"{name} ({loss.pred_columns[bad[0]][0]}) at row {i}"
+            domain = domain[bad[0]]
+        else:
+            where = f"{name} at row {i}" + (f", class {bad[0]}" if arr.ndim == 2 else "")
         value = float(row[bad[0]])
         skip = "or skip such rows with --nan omit"
         if key == "weight":
@@ -233,12 +271,41 @@ def _raise_missing(
         raise InputError(f"{where} is {value:g}, outside {allowed} for {loss.name} ({skip})")
 
 
+def _check_log_rows(arr: np.ndarray, name: str, loss: Loss) -> None:
+    with np.errstate(over="ignore"):
+        sums = np.exp(arr).sum(axis=1)
+    bad = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise InputError(
+            f"{name} at row {r}: its exp sums to {sums[r]:.6g}, not 1, for {loss.name}; rows of log-probabilities "
+            "must exponentiate to a distribution (apply log_softmax, or use softmax_ce on logits)"
+        )
+
+
+def _check_hard_rows(arr: np.ndarray, name: str, loss: Loss) -> None:
+    hard = np.isin(arr, (0.0, 1.0)).all(axis=1) & (arr.sum(axis=1) == 1.0)
+    if not hard.all():
+        r = int(np.argmin(hard))
+        raise InputError(
+            f"{name} at row {r} is {_show(arr[r])}, not a one-hot row; "
+            f"{loss.name} needs hard labels (one-hot or class ids)"
+        )
+
+
 def _validate(loss: Loss, yt: np.ndarray, yp: np.ndarray, names: Mapping[str, str]) -> tuple[np.ndarray, str]:
     """Check values against the loss's domains; returns (y_true as the kernel takes it, layout)."""
     nt, npred = names.get("y_true", "y_true"), names.get("y_pred", "y_pred")
-    _check_domain(yp, loss.y_pred, npred, loss, loss.pred_hint)
-    if loss.pred_rows_sum_to_one:
+    columns = _column_domains(loss)
+    if columns is not None:
+        for j, ((role, _), domain) in enumerate(zip(loss.pred_columns, columns, strict=True)):
+            _check_domain(yp[:, j], domain, f"{npred} ({role})", loss, loss.pred_hint)
+    else:
+        _check_domain(yp, loss.y_pred, npred, loss, loss.pred_hint)
+    if loss.pred_rows == "probabilities":
         _check_rows_sum_to_one(yp, npred, loss)
+    elif loss.pred_rows == "log_probabilities":
+        _check_log_rows(yp, npred, loss)
     layout = engine.layout_for(loss, yt.ndim)
     if layout == "ids":
         k = yp.shape[1]
@@ -250,12 +317,21 @@ def _validate(loss: Loss, yt: np.ndarray, yp: np.ndarray, names: Mapping[str, st
                 f"{nt} at row {i} is {yt[i]:g}, not a class id in 0..{k - 1} for {loss.name} ({k} prediction columns)"
             )
         yt = yt.astype(np.int64)
+        if loss.kernel_ids is None:  # the loss has only the distribution form: one-hot the ids
+            onehot = np.zeros(yp.shape, dtype=np.float64)
+            onehot[np.arange(yt.shape[0]), yt] = 1.0
+            return onehot, "dist"
     elif layout == "dist":
         if yt.shape[1] != yp.shape[1]:
             raise InputError(f"{nt} has {yt.shape[1]} columns but {npred} has {yp.shape[1]}; one per class in both")
         yt = np.ascontiguousarray(yt, dtype=np.float64)
-        _check_domain(yt, PROBABILITY, nt, loss, "label rows are class distributions (one-hot or soft labels)")
-        _check_rows_sum_to_one(yt, nt, loss)
+        if loss.label_rows_are_distributions:
+            _check_domain(yt, PROBABILITY, nt, loss, "label rows are class distributions (one-hot or soft labels)")
+            _check_rows_sum_to_one(yt, nt, loss)
+        else:
+            _check_domain(yt, loss.y_true, nt, loss)
+        if loss.hard_labels:
+            _check_hard_rows(yt, nt, loss)
     else:
         _check_domain(yt, loss.y_true, nt, loss)
     return yt, layout
@@ -276,7 +352,7 @@ def _check_weights(arr: np.ndarray, name: str) -> None:
 
 
 def _accuracy(loss: Loss, yt: np.ndarray, yp: np.ndarray, layout: str, w: np.ndarray | None) -> float | None:
-    if loss.task is Task.REGRESSION or yp.shape[0] == 0:
+    if loss.task is Task.REGRESSION or loss.pred_columns or yp.shape[0] == 0:
         return None
     if loss.task is Task.BINARY:
         threshold = 0.5 if loss.prediction is Pred.PROBABILITY else 0.0
@@ -289,6 +365,118 @@ def _accuracy(loss: Loss, yt: np.ndarray, yp: np.ndarray, layout: str, w: np.nda
     return float(np.sum(w * hit) / np.sum(w)) if np.sum(w) > 0 else None
 
 
+def _convention(lo: Loss, framework: str) -> Convention:
+    if framework not in FRAMEWORKS:
+        raise UsageError(f"--compat '{framework}' is not a framework; use one of {', '.join(FRAMEWORKS)} or all")
+    conv = lo.compat.get(framework)
+    if conv is None:
+        have = ", ".join(lo.compat) or "none of them"
+        raise UsageError(f"{framework} has no {lo.name} loss (frameworks with it: {have}); drop --compat {framework}")
+    return conv
+
+
+def compat_params(lo: Loss, framework: str, given: Mapping[str, float]) -> dict[str, float]:
+    """The parameters that reproduce ``framework``: its conventions, then what the user gave for
+    the parameters the framework exposes. Giving one it does not expose is an error."""
+    conv = _convention(lo, framework)
+    target = get_loss(conv.via) if conv.via else lo
+    for k in given:
+        if k not in conv.kwargs:
+            exposed = ", ".join(f"{k2} ({v})" for k2, v in conv.kwargs.items()) or "none"
+            raise UsageError(
+                f"{conv.api} has no parameter for lossctl's '{k}' (it exposes: {exposed}); drop -p {k} or --compat"
+            )
+    return target.resolve_params({**conv.params, **given})
+
+
+def _in_dtype(a: np.ndarray, dt: Any) -> np.ndarray:
+    return a.astype(dt) if a.dtype.kind == "f" else a
+
+
+def _apply_convention(conv: Convention, dtype: str, yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs as the framework sees them: cast to its precision, transformed in it, then
+    widened back to float64 for lossctl's kernels (exact: every float32 is a float64)."""
+    dt = np.dtype(dtype).type
+    yt, yp = _in_dtype(yt, dt), _in_dtype(yp, dt)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if conv.pred_transform == "sigmoid":
+            yp = (dt(1) / (dt(1) + np.exp(-yp))).astype(dt)
+        if conv.normalize_pred:
+            yp = (yp / yp.sum(axis=-1, keepdims=True, dtype=dt)).astype(dt)
+        if conv.clip_pred is not None:
+            yp = np.clip(yp, dt(conv.clip_pred[0]), dt(conv.clip_pred[1]))
+        if "inf_pred" in conv.nan_if:  # as the framework's arithmetic does (0 * inf): undefined
+            yp = np.where(np.isinf(yp), dt(np.nan), yp)
+        if "zero_pair" in conv.nan_if and yp.ndim == 2:  # 0 * (log 0 - log 0)
+            if yt.shape == yp.shape:
+                zero_label = yt == 0
+            else:  # class ids: every other class has label 0 (invalid ids are refused later)
+                zero_label = np.ones(yp.shape, dtype=bool)
+                ok = np.isfinite(yt) & (yt >= 0) & (yt < yp.shape[1])
+                rows = np.flatnonzero(ok)
+                zero_label[rows, yt[rows].astype(np.int64)] = False
+            yp = np.where(zero_label & (yp == 0), dt(np.nan), yp)
+        if conv.clip_true is not None and yt.dtype.kind == "f":
+            yt = np.clip(yt, dt(conv.clip_true[0]), dt(conv.clip_true[1]))
+    return _in_dtype(yt, np.float64), _in_dtype(yp, np.float64)
+
+
+def _labels_as_given(conv: Convention, yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frameworks that take a binary label as the target t itself: t = 0 makes the margin term
+    t s vanish, which lossctl's kernels reproduce as label +1 with a zero score (for every loss of
+    t s: hinge, squared hinge, soft margin; margin ranking with x1 = x2)."""
+    if not conv.labels or yt.ndim != 1 or yt.dtype.kind != "f":
+        return yt, yp
+    zero = yt == 0.0
+    if conv.labels == "keras" and np.isin(yt, (0.0, 1.0)).all():
+        return yt, yp  # all 0/1: Keras converts them to -1/+1, as lossctl reads them
+    if not zero.any():
+        return yt, yp
+    yt = np.where(zero, 1.0, yt)
+    yp = yp.copy()
+    # 0 times an infinite score is NaN in the framework's arithmetic: the row is undefined there.
+    undefined = zero & (~np.isfinite(yp) if yp.ndim == 1 else ~np.isfinite(yp).all(axis=1))
+    yp[zero] = 0.0
+    yp[undefined] = np.nan
+    return yt, yp
+
+
+def _class_of(yt: np.ndarray, lo: Loss, k: int, name: str) -> np.ndarray:
+    """The hard class of each row, for class weights: 0/1 for binary, the id for multiclass."""
+    if yt.ndim == 2:
+        hard = np.isin(yt, (0.0, 1.0)).all(axis=1) & (yt.sum(axis=1) == 1.0)
+        if not hard.all():
+            i = int(np.argmin(hard))
+            raise InputError(f"{name} at row {i} is not a one-hot row; class weights need hard labels")
+        return np.argmax(yt, axis=1)
+    if lo.task is Task.BINARY:
+        soft = (yt > 0) & (yt < 1)
+        if soft.any():
+            i = int(np.argmax(soft))
+            raise InputError(f"{name} at row {i} is {yt[i]:g}, a soft label; class weights need hard labels")
+        return (yt > 0).astype(np.int64)
+    return yt.astype(np.int64)
+
+
+def _class_weights(class_weight: Any, k: int) -> np.ndarray:
+    """Class weights as an array of k: from a sequence (one per class) or a mapping id -> weight."""
+    if isinstance(class_weight, Mapping):
+        out = np.ones(k)
+        for c, v in class_weight.items():
+            ci = int(c)
+            if not 0 <= ci < k:
+                raise UsageError(f"class weight for class {c}: there are classes 0..{k - 1}")
+            out[ci] = float(v)
+    else:
+        out = np.asarray(class_weight, dtype=np.float64).ravel()
+        if out.shape[0] != k:
+            raise UsageError(f"{out.shape[0]} class weights given for {k} classes; give one per class")
+    bad = ~(np.isfinite(out) & (out >= 0))
+    if bad.any():
+        raise UsageError(f"class weight {out[np.argmax(bad)]:g} must be finite and >= 0")
+    return out
+
+
 def evaluate(
     y_true: Any,
     y_pred: Any,
@@ -299,17 +487,30 @@ def evaluate(
     nan: str = "error",
     keep_per_sample: bool = False,
     names: Mapping[str, str] | None = None,
+    class_weight: Any = None,
+    ignore_index: int | None = None,
+    compat: str | None = None,
+    compat_dtype: str | None = None,
     **params: float,
 ) -> EvalResult:
     """Evaluate one loss.
 
     ``y_true`` and ``y_pred`` are array-likes of one value per sample; for multiclass losses
-    ``y_pred`` is (n, K) and ``y_true`` is (n,) class ids or (n, K) label distributions.
-    With weights the cost is sum(w l) / sum(w). ``reduction``: "mean" (the cost), "sum", or
+    ``y_pred`` is (n, K) and ``y_true`` is (n,) class ids or (n, K) label distributions; losses
+    with several prediction columns (``gaussian_nll``: mean and variance) take ``y_pred`` as (n, m).
+    With weights the cost is sum(w l) / sum(w). ``reduction``: "mean" (the cost), "element_mean"
+    (the mean also divided by the K class columns, as PyTorch's kl_div does by default), "sum", or
     "none" (only per-sample losses; ``cost`` is None). Per-sample losses are computed in the same
     pass when ``keep_per_sample`` (or reduction "none"); otherwise the pass computes the cost alone
     and ``per_sample`` is computed on first access. ``names`` renames the inputs in error
     messages (the CLI passes column names).
+
+    ``class_weight`` (a sequence with one weight per class, or a mapping class -> weight; binary
+    classes are 0 and 1) multiplies each row's weight by its class's weight; it needs hard labels.
+    ``ignore_index`` leaves out the rows whose class id equals it (counted in ``ignored``).
+    ``compat`` ("torch", "keras", "sklearn" or "optax") computes the loss as that framework does:
+    its precision, epsilons and clipping, label handling and weighted-mean divisor;
+    ``compat_dtype`` ("float32" or "float64") replaces the precision it computes in by default.
 
     ``nan`` is the policy for rows holding NaN (or an infinity the input's domain does not admit):
     "error" (the default) names the first such row; "omit" leaves those rows out (counted in
@@ -322,33 +523,63 @@ def evaluate(
     if reduction not in REDUCTIONS:
         raise UsageError(f"reduction '{reduction}' is not one of {', '.join(REDUCTIONS)}")
     if reduction == "sum" and lo.cost == "sqrt_mean":
-        raise UsageError(f"{lo.name} is the root of a mean and has no sum; use mse with --reduction sum")
-    pvals = lo.resolve_params(params)
+        raise UsageError(f"{lo.name} is the root of a mean and has no sum; use its square with --reduction sum")
     if nan not in NAN_POLICIES:
         raise UsageError(f"nan policy '{nan}' is not one of {', '.join(NAN_POLICIES)}")
+    conv = _convention(lo, compat) if compat else None
+    target = get_loss(conv.via) if conv and conv.via else lo
+    pvals = compat_params(lo, compat, params) if compat else lo.resolve_params(params)
     names = dict(names or {})
     wname = names.get("weight", "sample_weight")
-    yt, yp = _shape(lo, y_true, y_pred, names)
-    w = None if sample_weight is None else _shape_weights(sample_weight, yp.shape[0], wname)
-    kept = None
-    missing = _missing_rows(lo, yt, yp, w)
+    yt, yp = _shape(target, y_true, y_pred, names)
+    n_in = yp.shape[0]
+    w = None if sample_weight is None else _shape_weights(sample_weight, n_in, wname)
+    selected = np.ones(n_in, dtype=bool)
+    ignored = 0
+    if ignore_index is not None:
+        if not (target.task is Task.MULTICLASS and yt.ndim == 1):
+            raise UsageError(f"--ignore-index applies to class ids of multiclass losses, not to {lo.name}")
+        skip = yt == float(ignore_index)
+        ignored = int(skip.sum())
+        selected &= ~skip
+    missing = _missing_rows(target, yt, yp, w) & selected
     if nan == "error" and missing.any():
-        _raise_missing(lo, int(np.argmax(missing)), yt, yp, w, names)
-    if nan != "error":
-        if missing.any():
-            kept = np.flatnonzero(~missing)
-            yt, yp = yt[kept], yp[kept]
-            w = None if w is None else w[kept]
-    yt, layout = _validate(lo, yt, yp, names)
+        _raise_missing(target, int(np.argmax(missing)), yt, yp, w, names)
+    selected &= ~missing
+    kept = None
+    if not selected.all():
+        kept = np.flatnonzero(selected)
+        yt, yp = yt[kept], yp[kept]
+        w = None if w is None else w[kept]
+    if conv is not None:
+        dtype = compat_dtype or conv.dtype or FRAMEWORK_DTYPE[compat]
+        if dtype not in ("float32", "float64"):
+            raise UsageError(f"compat dtype '{dtype}' is not float32 or float64")
+        yt, yp = _apply_convention(conv, dtype, yt, yp)
+        yt, yp = _labels_as_given(conv, yt, yp)
+    yt, layout = _validate(target, yt, yp, names)
     if w is not None:
         _check_weights(w, wname)
+    k = yp.shape[1] if target.task is Task.MULTICLASS else 1
+    if class_weight is not None:
+        if target.task is Task.REGRESSION:
+            raise UsageError(f"class weights apply to classification losses, not to {lo.name}")
+        if conv is not None and compat == "torch" and not conv.class_weights:
+            raise UsageError(f"{conv.api} takes no class weights; drop --class-weight or --compat torch")
+        cw = _class_weights(class_weight, max(k, 2))
+        cls = _class_of(yt, target, k, names.get("y_true", "y_true"))
+        w = cw[cls] if w is None else w * cw[cls]
     n = yp.shape[0]
-    omitted = 0 if kept is None else int(missing.sum())
+    omitted = int(missing.sum()) if kept is not None else 0
     ptuple = tuple(pvals.values())
+    scale = conv.scale if conv is not None else 1.0
     t1 = time.perf_counter()
 
     def compute(out: np.ndarray | None) -> tuple[float, float]:
-        return engine.run_kernel(lo, layout, yt, yp, w, out, ptuple)
+        total, wsum = engine.run_kernel(target, layout, yt, yp, w, out, ptuple)
+        if out is not None and scale != 1.0:
+            out *= scale
+        return total * scale, wsum
 
     def per_sample() -> np.ndarray:
         out = np.empty(n, dtype=np.float64)
@@ -358,7 +589,7 @@ def evaluate(
     # The first call in a process compiles the kernel or loads it from the disk cache: timed apart.
     want_out = keep_per_sample or reduction == "none"
     empty = np.empty(0, dtype=np.float64)
-    engine.run_kernel(lo, layout, yt[:0], yp[:0], None if w is None else w[:0], empty if want_out else None, ptuple)
+    engine.run_kernel(target, layout, yt[:0], yp[:0], None if w is None else w[:0], empty if want_out else None, ptuple)
     t2 = time.perf_counter()
     out = np.empty(n, dtype=np.float64) if want_out else None
     total, wsum = compute(out)
@@ -372,17 +603,21 @@ def evaluate(
             f"{lo.name} is undefined (NaN) at row {i} for y_true={_show(yt[i])}, y_pred={_show(yp[i])}; "
             "see `lossctl describe " + lo.name + "`"
         )
-    if reduction == "mean":
-        if wsum == 0:
+    divisor: float | None = None
+    cost: float | None = None
+    if reduction in ("mean", "element_mean"):
+        by_count = w is not None and conv is not None and _divides_by_count(conv, compat, sample_weight is not None)
+        divisor = float(n) if by_count else wsum
+        if reduction == "element_mean" or (conv is not None and conv.per_element):
+            divisor *= k
+        if divisor == 0:
             what = "the sample weights sum to 0" if (w is not None and n) else "there are no rows"
             raise InputError(f"the mean {lo.name} is undefined: {what}")
-        cost: float | None = total / wsum
+        cost = total / divisor
         if lo.cost == "sqrt_mean":
             cost = math.sqrt(cost)
     elif reduction == "sum":
         cost = total
-    else:
-        cost = None
     if nan == "propagate" and omitted:
         cost = None if cost is None else math.nan
         total = math.nan
@@ -395,16 +630,27 @@ def evaluate(
         total=total,
         weight_sum=wsum,
         weighted=w is not None,
-        accuracy=_accuracy(lo, yt, yp, layout, w),
+        divisor=divisor,
+        accuracy=_accuracy(target, yt, yp, layout, w),
         timings={"validate": t1 - t0, "jit": t2 - t1, "compute": t3 - t2},
-        columns={k: v for k, v in names.items()},
+        columns={k2: v for k2, v in names.items()},
         _per_sample=out,
         _compute_per_sample=per_sample,
         _weights=w,
         omitted=omitted,
+        ignored=ignored,
         nan_policy=nan,
         kept=kept,
+        compat=compat,
+        api=conv.api if conv is not None else None,
     )
+
+
+def _divides_by_count(conv: Convention, framework: str, sample_weights: bool) -> bool:
+    """Whether the framework's weighted mean divides by the number of rows (not the weights)."""
+    if sample_weights:
+        return (conv.divisor or FRAMEWORK_DIVISOR[framework]) == "count"
+    return (conv.class_divisor or FRAMEWORK_CLASS_DIVISOR[framework]) == "count"
 
 
 def _show(v: Any) -> str:

@@ -190,10 +190,15 @@ def _case(
     import numpy as np
 
     from lossctl import engine
+    from lossctl.api import compat_params, evaluate
     from lossctl.samples import draw
 
     k = MULTICLASS_K if lo.task is Task.MULTICLASS else None
     yt, yp = draw(lo, np.random.default_rng(seed), n, k=k or 0, dtype=np.dtype(dtype))
+    if lo.task is Task.MULTICLASS and lo.kernel_ids is None:  # only the label-row form: one-hot the ids
+        yt = np.eye(k or 2, dtype=yp.dtype)[yt]
+    if any(c.labels for c in lo.compat.values()):  # labels every implementation reads alike
+        yt = np.where(yt > 0, 1.0, -1.0).astype(yt.dtype)
     params = {p.name: p.default for p in lo.params}
     ptuple = tuple(params.values())
     layout = engine.layout_for(lo, np.ndim(yt))
@@ -226,9 +231,20 @@ def _case(
         return finish(float(lo.reference(yt, yp, **params).mean()))
 
     impls: list[tuple[str, Callable[[], float]]] = [("lossctl", lossctl_cost), ("numpy", numpy_cost)]
+    # What each implementation should give: lossctl's own cost, or for a framework's own loss
+    # lossctl under that framework's conventions (its epsilons, divisors), in the input's dtype.
+    expected: dict[str, float] = {}
     if frameworks:
         for name, fn in lo.frameworks.items():
-            if _available(name):
+            if not _available(name):
+                continue
+            conv = lo.compat.get(name)
+            if conv is not None and conv.call is not None:
+                resolved = compat_params(lo, name, {})  # the framework's defaults
+                kw = {k: v for k, v in resolved.items() if k in conv.kwargs}
+                impls.append((name, functools.partial(conv.call, yt, yp, **kw)))
+                expected[name] = float(evaluate(yt, yp, lo, compat=name, compat_dtype=dtype).cost)
+            else:
                 impls.append((name, functools.partial(fn, yt, yp, **params)))
 
     measured = {name: _time(fn, target=target) for name, fn in impls}
@@ -238,7 +254,8 @@ def _case(
     rows = []
     for name, (first, times, cost) in measured.items():
         med = statistics.median(times)
-        diff = abs(cost - lossctl_value) / abs(lossctl_value) if lossctl_value else abs(cost)
+        want = expected.get(name, lossctl_value)
+        diff = abs(cost - want) / abs(want) if want else abs(cost)
         # Every implementation but lossctl computes in the input's dtype, as its users would.
         tol = TOL_FLOAT32 if dtype == "float32" else TOL_FLOAT64
         rows.append(

@@ -52,8 +52,30 @@ class Unmatched(StrEnum):
 
 class Reduction(StrEnum):
     mean = "mean"
+    element_mean = "element_mean"
     sum = "sum"
     none = "none"
+
+
+class Compat(StrEnum):
+    torch = "torch"
+    keras = "keras"
+    sklearn = "sklearn"
+    optax = "optax"
+    all = "all"
+
+
+def parse_class_weights(text: str) -> list[float] | dict[int, float]:
+    """'0.2,0.8' (one weight per class) or '1=5,3=2' (class=weight; the others 1)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        if parts and all("=" in p for p in parts):
+            return {int(k): float(v) for k, v in (p.split("=", 1) for p in parts)}
+        return [float(p) for p in parts]
+    except ValueError:
+        raise UsageError(
+            f"--class-weight '{text}' is not a list of weights; give one per class (0.2,0.8) or class=weight (1=5)"
+        ) from None
 
 
 _LOSS_NAMES = ", ".join(registry().names())
@@ -225,8 +247,28 @@ def eval_cmd(
         str | None, typer.Option("--weight", help="Sample-weight column: cost = sum(w l) / sum(w).")
     ] = None,
     reduction: Annotated[
-        Reduction, typer.Option("--reduction", help="mean (the cost), sum, or none (print per-sample losses).")
+        Reduction,
+        typer.Option(
+            "--reduction",
+            help="mean (the cost), element_mean (also divided by the K classes), sum, "
+            "or none (print per-sample losses).",
+        ),
     ] = Reduction.mean,
+    compat: Annotated[
+        Compat | None,
+        typer.Option(
+            "--compat",
+            help="Compute each loss exactly as this framework does (its epsilons, clipping, precision and "
+            "divisor); 'all' shows every framework beside lossctl's own value.",
+        ),
+    ] = None,
+    class_weight: Annotated[
+        str | None,
+        typer.Option("--class-weight", help="Class weights: one per class (0.2,0.8) or class=weight (1=5)."),
+    ] = None,
+    ignore_index: Annotated[
+        int | None, typer.Option("--ignore-index", help="Leave out rows whose class id is this (e.g. -100).")
+    ] = None,
     nan: Annotated[
         NanPolicy,
         typer.Option(
@@ -255,12 +297,12 @@ def eval_cmd(
     """Evaluate losses on a predictions file: the cost, its spread, accuracy and timings."""
     from lossctl import render
     from lossctl.pipeline import evaluate_files
-    from lossctl.registry import params_for, parse_loss_list, parse_param_assignments
+    from lossctl.registry import param_sets_for, parse_loss_list
 
     if fail_above is not None and reduction is Reduction.none:
         raise UsageError("--fail-above gates on the cost, which --reduction none does not compute; use mean or sum")
     losses = parse_loss_list(loss)
-    params = params_for(losses, parse_param_assignments(param or []))
+    params = param_sets_for(losses, param or [])
     if per_sample and per_sample != "-":
         _refuse_overwriting_inputs(per_sample, [p for p in (file, labels) if p and p != "-"])
         _check_writable_target(per_sample)
@@ -278,6 +320,9 @@ def eval_cmd(
         nan=nan.value,
         fail_above=fail_above,
         keep_per_sample=stats or per_sample is not None,
+        compat=compat.value if compat is not None else None,
+        class_weight=parse_class_weights(class_weight) if class_weight else None,
+        ignore_index=ignore_index,
     )
     # The file first: if it cannot be written, stdout must not already hold a normal-looking report.
     if per_sample and per_sample != "-":
@@ -294,7 +339,9 @@ def eval_cmd(
         render.render(report.to_dict(with_stats=stats), out_fmt, sys.stdout)
     sys.stdout.flush()
     if report.failed:
-        worst = ", ".join(f"{r.loss}={r.cost:.6g}" for r in report.results if r.loss in report.failed)
+        worst = ", ".join(
+            f"{r.label or r.loss}={r.cost:.6g}" for r in report.results if (r.label or r.loss) in report.failed
+        )
         typer.echo(f"lossctl: gate failed: {worst} above --fail-above {fail_above:g}", err=True)
         raise typer.Exit(1)
 

@@ -6,13 +6,80 @@ import json
 from typing import Any, TextIO
 
 from lossctl.errors import UsageError
-from lossctl.registry import Loss, Task, registry
+from lossctl.registry import (
+    FRAMEWORK_CLASS_DIVISOR,
+    FRAMEWORK_DIVISOR,
+    FRAMEWORK_DTYPE,
+    FRAMEWORKS,
+    Loss,
+    Task,
+    registry,
+)
 
 TASK_INPUTS = {
     Task.REGRESSION: "one prediction column and one target column",
     Task.BINARY: "one prediction column and one label column",
     Task.MULTICLASS: "K prediction columns (one per class) and class ids or K label columns",
 }
+
+
+def _fmt_value(v: float) -> str:
+    return f"{v:.10g}"
+
+
+def framework_dict(loss: Loss, framework: str) -> dict[str, Any]:
+    """How one framework computes the loss (or that it has none), as plain data."""
+    conv = loss.compat.get(framework)
+    if conv is None:
+        return {"framework": framework, "has_loss": False}
+    rules = []
+    if conv.via:
+        rules.append(f"computed as {conv.via} after the transforms")
+    if conv.pred_transform:
+        rules.append(f"{conv.pred_transform} applied to the predictions first")
+    if conv.normalize_pred:
+        rules.append("probability rows divided by their sum")
+    if conv.clip_pred:
+        rules.append(f"predictions clipped to [{_fmt_value(conv.clip_pred[0])}, {_fmt_value(conv.clip_pred[1])}]")
+    if conv.clip_true:
+        rules.append(f"labels clipped to [{_fmt_value(conv.clip_true[0])}, {_fmt_value(conv.clip_true[1])}]")
+    if conv.labels == "as_given":
+        rules.append("labels used as given: a 0 label is a zero target")
+    elif conv.labels == "keras":
+        rules.append("0/1 labels become -1/+1 only when every label is 0 or 1")
+    if "inf_pred" in conv.nan_if:
+        rules.append("an infinite prediction gives NaN (undefined)")
+    if "zero_pair" in conv.nan_if:
+        rules.append("a zero label where the prediction is 0 gives NaN (undefined)")
+    if conv.per_element:
+        rules.append("the mean also divides by K")
+    if conv.scale != 1.0:
+        rules.append(f"the value is {_fmt_value(conv.scale)} x lossctl's")
+    divisor = conv.divisor or FRAMEWORK_DIVISOR[framework]
+    cdivisor = conv.class_divisor or FRAMEWORK_CLASS_DIVISOR[framework]
+    return {
+        "framework": framework,
+        "has_loss": True,
+        "api": conv.api,
+        "dtype": conv.dtype or FRAMEWORK_DTYPE[framework],
+        "params": {k: v for k, v in conv.params.items()},
+        "exposes": dict(conv.kwargs),
+        "conventions": rules,
+        "weighted_mean_divides_by": "the number of rows" if divisor == "count" else "the sum of weights",
+        "class_weights": (
+            "none"
+            if framework == "torch" and not conv.class_weights
+            else ("divides by the number of rows" if cdivisor == "count" else "divides by the sum of weights")
+        ),
+        "notes": list(conv.notes),
+        "verified_here": conv.call is not None,
+    }
+
+
+def _class_weight_rule(framework: str, takes: bool, divisor: str) -> str:
+    if framework == "torch" and not takes:
+        return "none"
+    return "divides by the number of rows" if divisor == "count" else "divides by the sum of weights"
 
 
 def describe_dict(loss: Loss) -> dict[str, Any]:
@@ -26,7 +93,7 @@ def describe_dict(loss: Loss) -> dict[str, Any]:
         "cost": "sqrt of the (weighted) mean" if loss.cost == "sqrt_mean" else "(weighted) mean: sum(w l) / sum(w)",
         "inputs": TASK_INPUTS[loss.task],
         "prediction": loss.prediction.value,
-        "domains": {"y_true": str(loss.y_true), "y_pred": str(loss.y_pred)},
+        "domains": {"y_true": str(loss.y_true), "y_pred": _pred_domain(loss)},
         "params": [{"name": p.name, "default": p.default, "range": str(p.domain), "help": p.help} for p in loss.params],
         "properties": sorted(loss.properties),
         "examples": [
@@ -34,12 +101,29 @@ def describe_dict(loss: Loss) -> dict[str, Any]:
             for e in loss.examples
         ],
         "conventions": list(loss.notes),
+        "frameworks": [framework_dict(loss, fw) for fw in FRAMEWORKS],
     }
+    if loss.pred_columns:
+        roles = ", ".join(r for r, _ in loss.pred_columns)
+        d["inputs"] = f"{len(loss.pred_columns)} prediction columns ({roles}) and one label column"
     if loss.task is Task.MULTICLASS:
-        d["domains"]["y_true"] = f"class ids 0..K-1, or K columns in {loss.y_true} summing to 1"
-        if loss.pred_rows_sum_to_one:
+        if loss.label_rows_are_distributions:
+            d["domains"]["y_true"] = f"class ids 0..K-1, or K columns in {loss.y_true} summing to 1"
+        else:
+            d["domains"]["y_true"] = f"class ids 0..K-1 (one-hot), or K columns in {loss.y_true}"
+        if loss.hard_labels:
+            d["domains"]["y_true"] = "class ids 0..K-1, or one-hot rows of K columns"
+        if loss.pred_rows == "probabilities":
             d["domains"]["y_pred"] += " per class, each row summing to 1"
+        elif loss.pred_rows == "log_probabilities":
+            d["domains"]["y_pred"] += " per class, each row's exp summing to 1"
     return d
+
+
+def _pred_domain(loss: Loss) -> str:
+    if isinstance(loss.y_pred, tuple):
+        return ", ".join(f"{role} in {dom}" for (role, _), dom in zip(loss.pred_columns, loss.y_pred, strict=True))
+    return str(loss.y_pred)
 
 
 def list_rows() -> list[dict[str, str]]:
@@ -49,6 +133,7 @@ def list_rows() -> list[dict[str, str]]:
             "task": lo.task.value,
             "aliases": ", ".join(lo.aliases),
             "params": ", ".join(f"{p.name}={p.default:g}" for p in lo.params),
+            "frameworks": ", ".join(lo.compat),
             "summary": lo.summary,
         }
         for lo in registry()
@@ -79,23 +164,30 @@ def render_list(fmt: str, out: TextIO) -> None:
         console = Console(file=out, highlight=False)
         for task in Task:
             table = Table(title=task.value, title_justify="left", show_edge=False)
-            for col in ("name", "aliases", "params", "summary"):
-                table.add_column(col, style="bold" if col == "name" else None)
+            for col in ("name", "params", "frameworks", "summary"):
+                table.add_column(col, style="bold" if col == "name" else None, no_wrap=col == "name")
             for r in rows:
                 if r["task"] == task.value:
-                    table.add_row(r["name"], r["aliases"], r["params"], r["summary"])
+                    table.add_row(r["name"], r["params"], r["frameworks"], r["summary"])
             console.print(table)
             console.print()
-        console.print("`lossctl describe NAME` shows the formula, domains, examples and conventions.")
+        console.print(
+            "`lossctl describe NAME` shows the aliases, formula, domains, examples and each framework's conventions."
+        )
 
 
 def list_markdown() -> str:
     lines = []
     for task in Task:
-        lines += [f"### {task.value}", "", "| name | aliases | params | summary |", "|---|---|---|---|"]
+        lines += [
+            f"### {task.value}",
+            "",
+            "| name | aliases | params | frameworks | summary |",
+            "|---|---|---|---|---|",
+        ]
         for r in list_rows():
             if r["task"] == task.value:
-                cells = [f"`{r['name']}`"] + [_md_escape(r[k]) for k in ("aliases", "params", "summary")]
+                cells = [f"`{r['name']}`"] + [_md_escape(r[k]) for k in ("aliases", "params", "frameworks", "summary")]
                 lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -123,6 +215,20 @@ def describe_markdown(loss: Loss) -> str:
         for e in d["examples"]:
             ps = ", ".join(f"{k}={v:g}" for k, v in e["params"].items())
             lines.append(f"| {e['y_true']} | {e['y_pred']} | {ps} | {e['loss']:.12g} | {_md_escape(e['why'])} |")
+    lines += ["", "Frameworks (`--compat NAME` computes the loss as that framework does):", ""]
+    lines += ["| framework | function | conventions |", "|---|---|---|"]
+    for f in d["frameworks"]:
+        if not f["has_loss"]:
+            lines.append(f"| {f['framework']} | - | has no such loss |")
+            continue
+        parts = [f"{f['dtype']}"]
+        parts += [f"{k}={_fmt_value(v)}" for k, v in f["params"].items()]
+        if f["exposes"]:
+            parts.append("exposes " + ", ".join(f"{k} as {v}" for k, v in f["exposes"].items()))
+        parts += f["conventions"]
+        parts.append(f"weighted mean / {f['weighted_mean_divides_by']}")
+        parts += f["notes"]
+        lines.append(f"| {f['framework']} | `{f['api']}` | {_md_escape('; '.join(parts))} |")
     return "\n".join(lines) + "\n"
 
 

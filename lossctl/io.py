@@ -32,8 +32,11 @@ CLASS_GLOBS: dict[Pred, tuple[str, ...]] = {
     Pred.PROBABILITY: ("p_*", "prob_*", "proba_*"),
     Pred.LOGIT: ("logit_*", "logits_*"),
     Pred.SCORE: ("score_*", "logit_*"),
-    Pred.VALUE: (),
+    Pred.VALUE: ("pred_*", "y_pred_*"),
 }
+# Label columns of losses whose labels are vectors (cosine) or multi-label rows (dice), when no
+# single label column is there to hold class ids.
+LABEL_GLOBS = ("true_*", "y_true_*", "target_*", "label_*", "y_*")
 PARQUET_EXT = (".parquet", ".pq")
 TSV_EXT = (".tsv", ".tab")
 
@@ -420,9 +423,42 @@ def check_class_columns(columns: list[str], source: str) -> list[str]:
     return columns
 
 
+def _named_pred_columns(loss: Loss, table: Table, given: str | None) -> list[str]:
+    """The named prediction columns of a loss like gaussian_nll (mean, var): given as a
+    comma-separated list in the declared order, or found by their usual names."""
+    cols, src = table.columns, table.source
+    roles = [role for role, _ in loss.pred_columns]
+    if given:
+        names = [g.strip() for g in given.split(",") if g.strip()]
+        if len(names) != len(roles):
+            raise UsageError(
+                f"{loss.name} takes {len(roles)} prediction columns ({', '.join(roles)}); "
+                f"give them in that order: --y-pred {','.join(roles)}"
+            )
+        out = []
+        for name in names:
+            one = _lookup(cols, name)
+            if one is None:
+                raise _missing("prediction", name, src, cols)
+            out.append(one)
+        return out
+    out = []
+    for role, candidates in loss.pred_columns:
+        one = _pick(cols, candidates, f"{role} prediction", src)
+        if one is None:
+            raise InputError(
+                f"no {role} column for {loss.name} in '{src}' (looked for {', '.join(candidates)}); "
+                f"name the columns with --y-pred {','.join(roles)}. Its columns: {', '.join(cols)}"
+            )
+        out.append(one)
+    return out
+
+
 def find_pred_columns(loss: Loss, table: Table, given: str | None) -> list[str]:
     """The prediction column(s) for ``loss`` in ``table``: one, or K for multiclass."""
     cols, src = table.columns, table.source
+    if loss.pred_columns:
+        return _named_pred_columns(loss, table, given)
     if given:
         found = _given_columns(table, given, "--y-pred", "prediction")
         if loss.task is Task.MULTICLASS and len(found) < 2:
@@ -463,6 +499,11 @@ def find_label_columns(loss: Loss, table: Table, given: str | None) -> list[str]
             raise UsageError(f"{loss.name} takes one label column; --y-true '{given}' matches {len(found)}")
         return check_class_columns(found, src) if len(found) > 1 else found
     one = _pick(cols, LABEL_NAMES, "label", src)
+    if one is None and loss.task is Task.MULTICLASS and not loss.label_rows_are_distributions:
+        for pattern in LABEL_GLOBS:
+            found = _glob(cols, pattern)
+            if len(found) >= 2:
+                return check_class_columns(found, src)
     if one is None:
         raise InputError(
             f"no label column in '{src}' (looked for {', '.join(LABEL_NAMES)}); name it with --y-true COL."

@@ -30,6 +30,8 @@ class EvalReport:
     fail_above: float | None = None
     failed: list[str] = field(default_factory=list)
     unmatched_dropped: tuple[int, int] = (0, 0)  # prediction and label rows without a partner key
+    compat: str | None = None  # --compat: a framework, "all", or None
+    skipped: dict[str, str] = field(default_factory=dict)  # "loss/framework" -> why it was not computed
 
     def to_dict(self, with_stats: bool = True) -> dict[str, Any]:
         from lossctl import __version__
@@ -50,6 +52,10 @@ class EvalReport:
                 "predictions": self.unmatched_dropped[0],
                 "labels": self.unmatched_dropped[1],
             }
+        if self.compat is not None:
+            d["compat"] = self.compat
+        if self.skipped:
+            d["skipped"] = dict(self.skipped)
         if self.fail_above is not None:
             d["gate"] = {"fail_above": self.fail_above, "failed": list(self.failed), "passed": not self.failed}
         return d
@@ -62,12 +68,13 @@ class EvalReport:
         ids = self.row_ids if self.row_ids is not None else np.arange(self.rows)
         data = {self.row_id_name: ids}
         for r in self.results:
+            name = r.label or r.loss
             if r.kept is None:
-                data[r.loss] = r.per_sample
-            else:  # rows left out under --nan omit/propagate stay in the file, with NaN
+                data[name] = r.per_sample
+            else:  # rows left out (--nan omit/propagate, --ignore-index) stay in the file, with NaN
                 full = np.full(self.rows, np.nan)
                 full[r.kept] = r.per_sample
-                data[r.loss] = full
+                data[name] = full
         return pd.DataFrame(data)
 
 
@@ -151,10 +158,54 @@ def _check_ids_agree(preds: io.Table, labels: io.Table, pc: str, lc: str) -> Non
         )
 
 
+def plan_runs(
+    losses: Sequence[Loss],
+    params: Mapping[str, Any],
+    compat: str | None = None,
+) -> tuple[list[tuple[Loss, dict[str, float], str | None, str]], dict[str, str]]:
+    """What to evaluate: (loss, parameters as given, framework or None, label) per result, and the
+    frameworks skipped under ``compat="all"`` with the reason ("bce/optax": "optax has no bce loss").
+
+    ``params[name]`` is one dict of parameters or a list of them (``-p quantile=0.1,0.5,0.9``
+    gives one result per value).
+    """
+    from lossctl.api import compat_params
+    from lossctl.registry import FRAMEWORKS
+
+    runs: list[tuple[Loss, dict[str, float], str | None, str]] = []
+    skipped: dict[str, str] = {}
+    for lo in losses:
+        sets = params.get(lo.name, {})
+        sets = [dict(sets)] if isinstance(sets, Mapping) else [dict(x) for x in sets]
+        varying = {k for k in (sets[0] if sets else {}) if len({str(x.get(k)) for x in sets}) > 1}
+        for given in sets or [{}]:
+            tag = ", ".join(f"{k}={given[k]:g}" for k in sorted(varying))
+            base = lo.name + (f"[{tag}]" if tag else "")
+            frameworks: list[str | None]
+            if compat == "all":
+                frameworks = [None, *[fw for fw in FRAMEWORKS if fw in lo.compat]]
+                for fw in FRAMEWORKS:
+                    if fw not in lo.compat:
+                        skipped[f"{lo.name}/{fw}"] = f"{fw} has no {lo.name} loss"
+            else:
+                frameworks = [compat]
+                if compat is not None:
+                    compat_params(lo, compat, given)  # refuse before any file is read
+            for fw in frameworks:
+                if fw is not None and compat == "all":
+                    try:
+                        compat_params(lo, fw, given)
+                    except UsageError as e:
+                        skipped[f"{lo.name}/{fw}"] = str(e)
+                        continue
+                runs.append((lo, given, fw, base + (f" ({fw})" if fw else "")))
+    return runs, skipped
+
+
 def evaluate_files(
     predictions: str,
     losses: Sequence[Loss],
-    params: Mapping[str, Mapping[str, float]],
+    params: Mapping[str, Any],
     *,
     labels: str | None = None,
     key: str | None = None,
@@ -166,12 +217,20 @@ def evaluate_files(
     nan: str = "error",
     fail_above: float | None = None,
     keep_per_sample: bool = True,
+    compat: str | None = None,
+    class_weight: Any = None,
+    ignore_index: int | None = None,
 ) -> EvalReport:
     """Read ``predictions`` (and ``labels``), evaluate each loss and return the report.
 
-    ``keep_per_sample`` computes per-sample losses in the same pass as the cost (the summary's
-    quantiles and ``--per-sample`` need them); without it the pass computes the cost alone.
+    ``params`` maps a loss name to its parameters as given (a dict, or a list of dicts for one
+    result each). ``keep_per_sample`` computes per-sample losses in the same pass as the cost
+    (the summary's quantiles and ``--per-sample`` need them); without it the pass computes the
+    cost alone. ``compat`` is a framework name (every loss computed as it does), "all" (lossctl's
+    own value and one result per framework that has the loss, with the difference), or None.
+    ``class_weight`` and ``ignore_index`` are passed to :func:`lossctl.evaluate`.
     """
+    runs, skipped = plan_runs(losses, params, compat)
     t0 = time.perf_counter()
     dropped_p = dropped_l = 0
     if labels is not None and labels == predictions and labels != "-":
@@ -184,7 +243,7 @@ def evaluate_files(
         raise UsageError("--key joins a --labels file to the predictions; give --labels FILE too")
 
     plan = []
-    for lo in losses:
+    for lo in dict.fromkeys(lo for lo, _, _, _ in runs):
         pcols = io.find_pred_columns(lo, ptab, y_pred)
         tcols = io.find_label_columns(lo, ltab, y_true)
         plan.append((lo, tcols, pcols))
@@ -222,18 +281,38 @@ def evaluate_files(
     def label_col(c: str) -> str:
         return c + "__labels" if labels and c in ptab.columns and c + "__labels" in table.columns else c
 
-    results = []
-    for lo, tcols, pcols in plan:
+    results: list[EvalResult] = []
+    columns = {lo.name: (tcols, pcols) for lo, tcols, pcols in plan}
+    own: dict[tuple[str, str], float | None] = {}
+    w = io.numeric_column(table, wcol) if wcol else None
+    for lo, given, fw, label in runs:
+        tcols, pcols = columns[lo.name]
         yt = io.numeric_matrix(table, [label_col(c) for c in tcols])
         yp = io.numeric_matrix(table, pcols)
-        w = io.numeric_column(table, wcol) if wcol else None
         names = {"y_true": io.describe_columns(tcols), "y_pred": io.describe_columns(pcols)}
-        prm = params[lo.name]
         if wcol:
             names["weight"] = wcol
-        results.append(
-            evaluate(yt, yp, lo, w, reduction=reduction, nan=nan, keep_per_sample=keep_per_sample, names=names, **prm)
+        r = evaluate(
+            yt,
+            yp,
+            lo,
+            w,
+            reduction=reduction,
+            nan=nan,
+            keep_per_sample=keep_per_sample,
+            names=names,
+            class_weight=class_weight,
+            ignore_index=ignore_index,
+            compat=fw,
+            **given,
         )
+        r.label = label
+        key = (lo.name, repr(sorted(given.items())))
+        if fw is None:
+            own[key] = r.cost
+        elif compat == "all" and own.get(key) is not None and r.cost is not None:
+            r.vs_lossctl = r.cost - own[key]  # type: ignore[operator]
+        results.append(r)
     t2 = time.perf_counter()
 
     timings = {
@@ -247,7 +326,7 @@ def evaluate_files(
     timings["rows_per_s"] = n / timings["total"] if timings["total"] > 0 else float("nan")
     failed = []
     if fail_above is not None:
-        failed = [r.loss for r in results if r.cost is not None and not r.cost <= fail_above]
+        failed = [r.label or r.loss for r in results if r.cost is not None and not r.cost <= fail_above]
     row_ids = table.frame[kcol].to_numpy() if kcol else None
     return EvalReport(
         predictions=predictions,
@@ -261,4 +340,6 @@ def evaluate_files(
         fail_above=fail_above,
         failed=failed,
         unmatched_dropped=(dropped_p, dropped_l),
+        compat=compat,
+        skipped=skipped,
     )

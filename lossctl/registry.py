@@ -71,6 +71,54 @@ class Example:
     why: str = ""
 
 
+FRAMEWORKS = ("torch", "keras", "sklearn", "optax")
+# What each framework computes in when the user has not asked otherwise, and what its weighted
+# mean divides by: "count" (the number of samples, as a batch mean of w * l does) or "weights".
+FRAMEWORK_DTYPE = {"torch": "float32", "keras": "float32", "sklearn": "float64", "optax": "float32"}
+FRAMEWORK_DIVISOR = {"torch": "count", "keras": "count", "sklearn": "weights", "optax": "count"}
+# The same for class weights: PyTorch's class-weighted cross-entropy divides by the weights of
+# the targets; Keras turns class_weight into sample weights and divides by the batch size.
+FRAMEWORK_CLASS_DIVISOR = {"torch": "weights", "keras": "count", "sklearn": "weights", "optax": "count"}
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How one framework computes a loss, as data that lossctl applies around its own kernel.
+
+    ``lossctl eval --compat NAME`` casts the inputs to ``dtype``, applies the input transforms in
+    that precision (sigmoid, row normalisation, clipping), evaluates ``via`` (default: the loss
+    itself) with ``params``, and reduces with the framework's divisor. ``call`` is the framework
+    itself, where it can be installed here: tests and ``lossctl bench`` compare against it.
+    """
+
+    api: str  # the framework's function, as a user calls it
+    # lossctl parameter values that reproduce the framework's behaviour (its defaults and fixed
+    # choices, such as Keras's epsilon); the user may change only those named in ``kwargs``.
+    params: Mapping[str, float] = field(default_factory=dict)
+    # lossctl parameter -> the framework's keyword for it: the parameters the framework exposes.
+    kwargs: Mapping[str, str] = field(default_factory=dict)
+    dtype: str = ""  # "" = the framework's default (FRAMEWORK_DTYPE)
+    pred_transform: str = ""  # "sigmoid": logits turned into probabilities first, in dtype
+    normalize_pred: bool = False  # probability rows divided by their sum
+    clip_pred: tuple[float, float] | None = None  # predictions clipped to [lo, hi], in dtype
+    clip_true: tuple[float, float] | None = None  # labels clipped to [lo, hi], in dtype
+    via: str = ""  # evaluate this lossctl loss instead (after the transforms)
+    divisor: str = ""  # "" = the framework's default (FRAMEWORK_DIVISOR)
+    per_element: bool = False  # the mean also divides by the K class columns
+    scale: float = 1.0  # the framework's value is scale times the loss computed
+    # Binary labels: "" (lossctl's reading: > 0 is +1, else -1), "as_given" (the label is the target
+    # t itself, so a 0 label makes t s = 0), "keras" (0/1 labels become -1/+1 only when every label
+    # is 0 or 1; otherwise as given).
+    labels: str = ""
+    class_weights: bool = False  # PyTorch only: whether the function takes class weights
+    class_divisor: str = ""  # "" = the framework's default for class weights (FRAMEWORK_CLASS_DIVISOR)
+    # Inputs the framework's arithmetic turns into NaN (lossctl then reports the row as undefined):
+    # "inf_pred" (an infinite prediction: 0 * inf), "zero_pair" (a label 0 where the prediction is 0).
+    nan_if: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    call: Callable[..., float] | None = None  # (y_true, y_pred, **params) -> the framework's mean
+
+
 @dataclass(frozen=True, eq=False)  # identity: one object per declared loss
 class Loss:
     name: str
@@ -90,16 +138,37 @@ class Loss:
     cost: str = "mean"
     # Multiclass only: kernel for integer class ids (the main kernel takes a label distribution).
     kernel_ids: Callable[..., float] | None = None
-    # Multiclass only: whether each prediction row must sum to 1 (class probabilities).
-    pred_rows_sum_to_one: bool = False
     # What to tell a user whose predictions fall outside ``y_pred``.
     pred_hint: str = ""
     # Conventions and choices, shown by ``describe``.
     notes: tuple[str, ...] = ()
-    # The same cost computed by other libraries, where they have the loss: name -> function of
-    # (y_true, y_pred, **params) returning the mean. Used by `lossctl bench` and the reference tests;
-    # each imports its library when called.
-    frameworks: Mapping[str, Callable[..., float]] = field(default_factory=dict)
+    # How each framework that has the loss computes it (see Convention): drives --compat,
+    # `describe`, the framework reference tests and the framework columns of `lossctl bench`.
+    compat: Mapping[str, Convention] = field(default_factory=dict)
+    # Multiclass only: labels must be hard (one-hot rows or class ids), not soft distributions.
+    hard_labels: bool = False
+    # Multiclass only: label rows are distributions (checked to sum to 1); False for vectors.
+    label_rows_are_distributions: bool = True
+    # Multiclass only: what the prediction rows must satisfy: "" (nothing), "probabilities"
+    # (each row sums to 1) or "log_probabilities" (each row's exp sums to 1).
+    pred_rows: str = ""
+    # Losses with several named prediction columns (a mean and a variance; two scores):
+    # (role, names looked for in a file), in the order the kernel reads them.
+    pred_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    # Where a framework lacks the loss, the expression its users write instead (for `lossctl
+    # bench` only: it is not that framework's loss, so --compat does not offer it).
+    composed: Mapping[str, Callable[..., float]] = field(default_factory=dict)
+
+    @property
+    def pred_rows_sum_to_one(self) -> bool:
+        return self.pred_rows == "probabilities"
+
+    @property
+    def frameworks(self) -> dict[str, Callable[..., float]]:
+        """Framework name -> its mean (its own loss, or what its users compose), where callable here."""
+        own = {fw: c.call for fw, c in self.compat.items() if c.call is not None}
+        return {**self.composed, **own}
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -240,8 +309,34 @@ def parse_param_assignments(items: Sequence[str]) -> dict[str, dict[str, float]]
     return out
 
 
-def params_for(losses: Sequence[Loss], assignments: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
-    """Split parsed ``-p`` assignments among the chosen losses, refusing any that no loss takes."""
+def param_sets_for(losses: Sequence[Loss], items: Sequence[str]) -> dict[str, list[dict[str, float]]]:
+    """``-p`` items, where a value may be a comma-separated list (``quantile=0.1,0.5,0.9``), as the
+    parameter sets to evaluate per loss: one per combination of listed values, each holding only
+    the parameters given (validated; defaults are filled in at evaluation)."""
+    import itertools
+
+    choices = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        parts = [v.strip() for v in value.split(",")] if sep else [value]
+        if sep and any(not v for v in parts):
+            raise UsageError(f"-p {item}: an empty value in the list; give numbers separated by commas")
+        choices.append([f"{key}={v}" for v in parts] if sep else [item])
+    out: dict[str, list[dict[str, float]]] = {lo.name: [] for lo in losses}
+    for combo in itertools.product(*choices):
+        given = params_for(losses, parse_param_assignments(list(combo)), resolve=False)
+        for name, mine in given.items():
+            if mine not in out[name]:
+                out[name].append(mine)
+    return out
+
+
+def params_for(
+    losses: Sequence[Loss], assignments: Mapping[str, Mapping[str, float]], *, resolve: bool = True
+) -> dict[str, dict[str, float]]:
+    """Split parsed ``-p`` assignments among the chosen losses, refusing any that no loss takes.
+    With ``resolve`` the result holds every parameter (defaults filled in); without, only those
+    given (still checked against their ranges)."""
     shared = dict(assignments.get("", {}))
     for pname in shared:
         if not any(pname in loss.param_names for loss in losses):
@@ -259,5 +354,6 @@ def params_for(losses: Sequence[Loss], assignments: Mapping[str, Mapping[str, fl
     for lo in losses:
         mine = {k: v for k, v in shared.items() if k in lo.param_names}
         mine.update(assignments.get(lo.name, {}))
-        out[lo.name] = lo.resolve_params(mine)
+        resolved = lo.resolve_params(mine)
+        out[lo.name] = resolved if resolve else {k: resolved[k] for k in mine}
     return out

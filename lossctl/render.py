@@ -48,19 +48,25 @@ def summary_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for r in d["results"]:
         row = {
-            "loss": r["loss"],
+            "loss": r.get("label", r["loss"]),
+            "compat": r.get("compat") or "",
             "params": params_text(r["params"]),
             "n": r["n"],
             "reduction": r["reduction"],
             "cost": r["cost"],
             "sum": r["sum"],
             "divisor": r["divisor"],
+            "vs_lossctl": r.get("vs_lossctl"),
             "accuracy": r.get("accuracy"),
         }
         row.update({k: r.get("stats", {}).get(k) for k in STAT_ORDER})
         row.update({f"{k}_s": r.get("timings", {}).get(k) for k in ("validate", "jit", "compute")})
         rows.append(row)
     return rows
+
+
+def _signed(x: Any) -> str:
+    return "-" if x is None else (f"{x:+.6g}" if x else "0")
 
 
 def to_json(d: dict[str, Any], out: TextIO) -> None:
@@ -109,9 +115,14 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
         ("n", lambda r: str(r["n"])),
         ("cost" if d["results"][0]["reduction"] != "sum" else "cost (sum)", lambda r: fmt(r["cost"], 10)),
         ("sum", lambda r: fmt(r["sum"], 10)),
+        ("divisor", lambda r: fmt(r["divisor"], 10)),
     ]
-    if any(r.get("weighted") for r in d["results"]):
-        lines.append(("weight sum", lambda r: fmt(r["divisor"], 10) if r.get("weighted") else "-"))
+    if any(r.get("api") for r in d["results"]):
+        lines.insert(0, ("computed as", lambda r: r.get("api") or "lossctl"))
+    if any(r.get("vs_lossctl") is not None for r in d["results"]):
+        lines.append(("vs lossctl", lambda r: _signed(r.get("vs_lossctl"))))
+    if any(r.get("ignored") for r in d["results"]):
+        lines.append(("ignored (--ignore-index)", lambda r: str(r.get("ignored", 0))))
     if any(r.get("omitted") for r in d["results"]):
         lines.append(("omitted (--nan)", lambda r: str(r.get("omitted", 0))))
     if any(r.get("accuracy") is not None for r in d["results"]):
@@ -126,11 +137,13 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
         summary = Table(show_edge=False)
         summary.add_column("", style="bold", no_wrap=True)
         for r in chunk:
-            head = r["loss"] + (f"\n{params_text(r['params'])}" if r["params"] else "")
+            head = r.get("label", r["loss"]) + (f"\n{params_text(r['params'])}" if r["params"] else "")
             summary.add_column(head, justify="right", no_wrap=True)
         for label, get in lines:
             summary.add_row(label, *[get(r) for r in chunk])
         console.print(summary)
+    for what, why in d.get("skipped", {}).items():
+        console.print(f"[dim]{what}: not computed: {why}[/]")
     if "gate" in d:
         g = d["gate"]
         verdict = "[green]passed[/]" if g["passed"] else f"[red]failed[/] ({', '.join(g['failed'])})"

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from lossctl.domains import Interval
+from lossctl.domains import Interval, OneOf
 from lossctl.registry import Loss, Pred, Task
 
 K = 5
@@ -32,15 +32,35 @@ def draw(
     Binary labels are hard (0/1, or the hinge's -1/0/1) unless ``soft_labels``; multiclass labels
     are class ids unless ``dist_labels``.
     """
+    if loss.pred_columns:
+        yt = loss.y_true.sample(rng, n)
+        if loss.task is Task.BINARY:
+            yt = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+            return yt.astype(dtype), rng.normal(0.0, 1.5, (n, 2)).astype(dtype)
+        mean = yt + rng.normal(0.0, 1.0, n)
+        var = rng.gamma(2.0, 0.5, n)
+        return yt.astype(dtype), np.column_stack([mean, var]).astype(dtype)
     if loss.task is Task.MULTICLASS:
-        if loss.pred_rows_sum_to_one:
+        if loss.pred_rows in ("probabilities", "log_probabilities"):
             # Normalised gamma draws (a Dirichlet sample), generated in blocks to bound memory.
             yp = rng.standard_gamma(0.7, (n, k)).astype(dtype)
             yp /= yp.sum(axis=1, keepdims=True, dtype=dtype)
+            if loss.pred_rows == "log_probabilities":
+                with np.errstate(divide="ignore"):
+                    yp = np.log(yp)
+        elif loss.prediction is Pred.PROBABILITY:  # independent per-class probabilities (multi-label)
+            yp = rng.random((n, k)).astype(dtype)
         else:
             yp = rng.normal(0.0, 3.0, (n, k)).astype(dtype)
-        yt = rng.dirichlet(np.full(k, 0.5), n).astype(dtype) if dist_labels else rng.integers(0, k, n)
-        return yt, yp
+        if not dist_labels:
+            return rng.integers(0, k, n), yp
+        if not loss.label_rows_are_distributions:
+            if isinstance(loss.y_true, Interval) and loss.y_true.low == 0.0:  # multi-label rows
+                return (rng.random((n, k)) < 0.4).astype(dtype), yp
+            return rng.normal(0.0, 1.0, (n, k)).astype(dtype), yp
+        if loss.hard_labels:
+            return np.eye(k, dtype=dtype)[rng.integers(0, k, n)], yp
+        return rng.dirichlet(np.full(k, 0.5), n).astype(dtype), yp
     if loss.task is Task.BINARY and not soft_labels and isinstance(loss.y_true, Interval):
         yt = (rng.random(n) < 0.4).astype(np.float64)
     else:
@@ -74,6 +94,9 @@ def param_grid(loss: Loss) -> list[dict[str, float]]:
     """Defaults plus, per parameter, a small and a large value inside its range."""
     grid = [default_params(loss)]
     for p in loss.params:
+        if isinstance(p.domain, OneOf):
+            grid += [{**default_params(loss), p.name: v} for v in p.domain.values if v != p.default]
+            continue
         lo = p.domain.low if math.isfinite(p.domain.low) else -10.0
         hi = p.domain.high if math.isfinite(p.domain.high) else 10.0
         for v in (lo + 0.01 * (hi - lo) + 1e-3, lo + 0.4 * (hi - lo)):

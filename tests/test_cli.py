@@ -33,6 +33,7 @@ import lossctl
 from lossctl.cli import app
 from lossctl.errors import LossctlError
 from lossctl.registry import Task, get_loss, registry
+from lossctl.render import jsonable
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "sample_data"
@@ -257,7 +258,7 @@ def test_list_formats(fmt: str) -> None:
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(out)))
         assert [r["name"] for r in rows] == NAMES
-        assert set(rows[0]) == {"name", "task", "aliases", "params", "summary"}
+        assert set(rows[0]) == {"name", "task", "aliases", "params", "frameworks", "summary"}
         huber = next(r for r in rows if r["name"] == "huber")
         assert huber["params"] == "delta=1"
     elif fmt == "markdown":
@@ -328,7 +329,7 @@ def test_eval_sample_json_matches_library(stem: str, ext: str) -> None:
     for r in d["results"]:
         assert {"loss", "params", "n", "cost"} <= set(r)
         assert r["n"] == ROWS[stem]
-        assert r["params"] == {p.name: p.default for p in get_loss(r["loss"]).params}
+        assert r["params"] == jsonable({p.name: p.default for p in get_loss(r["loss"]).params})
         y, p = sample_arrays(stem, r["loss"])
         expected = lossctl.evaluate(y, p, r["loss"])
         assert rel_close(r["cost"], expected.cost), (r["loss"], r["cost"], expected.cost)

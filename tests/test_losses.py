@@ -16,7 +16,8 @@ from lossctl.registry import CONVEX, NONNEGATIVE, SYMMETRIC, ZERO_AT_PERFECT, Pr
 from lossctl.samples import K, default_params, draw, param_grid, perfect
 
 LOSSES = list(registry())
-ELEMENTWISE = [lo for lo in LOSSES if lo.task is not Task.MULTICLASS]
+ELEMENTWISE = [lo for lo in LOSSES if lo.task is not Task.MULTICLASS and not lo.pred_columns]
+NAMED_COLUMNS = [lo for lo in LOSSES if lo.pred_columns]  # gaussian_nll (mean, var), margin_ranking (x1, x2)
 MULTICLASS = [lo for lo in LOSSES if lo.task is Task.MULTICLASS]
 RTOL = 1e-12
 
@@ -201,6 +202,36 @@ def test_domain_boundaries(lo, which, value, ok):  # type: ignore[no-untyped-def
         assert ("NaN" in str(e.value)) == math.isnan(value)
 
 
+def _column_boundary_cases():  # type: ignore[no-untyped-def]
+    cases = []
+    for lo in NAMED_COLUMNS:
+        for j, domain in enumerate(lo.y_pred):
+            inside, outside = domain.boundary_points()
+            cases += [(lo, j, v, True) for v in inside] + [(lo, j, v, False) for v in outside]
+    return cases
+
+
+COLUMN_BOUNDARY = _column_boundary_cases()
+
+
+@pytest.mark.parametrize(
+    "lo, j, value, ok",
+    COLUMN_BOUNDARY,
+    ids=[f"{lo.name}-{j}-{v!r}-{'in' if ok else 'out'}" for lo, j, v, ok in COLUMN_BOUNDARY],
+)
+def test_named_column_boundaries(lo, j, value, ok):  # type: ignore[no-untyped-def]
+    yt, yp = draw(lo, np.random.default_rng(5), 3)
+    yp[1, j] = value
+    params = {"eps": 1e-6} if "eps" in lo.param_names else {}  # a zero variance needs a floor
+    if ok:
+        r = lossctl.evaluate(yt, yp, lo, reduction="none", **params)
+        assert not np.isnan(r.per_sample).any()
+    else:
+        role = lo.pred_columns[j][0]
+        with pytest.raises(InputError, match=rf"y_pred \({role}\) at row 1"):
+            lossctl.evaluate(yt, yp, lo, **params)
+
+
 @pytest.mark.parametrize("lo", MULTICLASS, ids=ids(MULTICLASS))
 def test_multiclass_domains(lo):  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(6)
@@ -233,8 +264,12 @@ def test_multiclass_domains(lo):  # type: ignore[no-untyped-def]
             lossctl.evaluate(yt, bad, lo)
     soft = np.full((4, K), 1.0 / K)
     soft[2] = 0.5
-    with pytest.raises(InputError, match="y_true at row 2 sums to"):
-        lossctl.evaluate(soft, yp, lo)
+    if lo.label_rows_are_distributions:
+        with pytest.raises(InputError, match="y_true at row 2 sums to"):
+            lossctl.evaluate(soft, yp, lo)
+    if lo.hard_labels:
+        with pytest.raises(InputError, match="not a one-hot row"):
+            lossctl.evaluate(np.full((4, K), 1.0 / K), yp, lo)
 
 
 def test_length_mismatch():  # type: ignore[no-untyped-def]
@@ -309,11 +344,16 @@ def test_properties(lo, y, p, q):  # type: ignore[no-untyped-def]
         y = 1.0 if y > 0 else (0.0 if lo.prediction is not Pred.SCORE or y > -1e5 else -1.0)
     if lo.prediction is Pred.PROBABILITY:
         p, q = abs(p) / (1 + abs(p)), abs(q) / (1 + abs(q))
+    # Fold draws into half-line domains instead of filtering them out.
+    if getattr(lo.y_true, "low", None) == 0.0 and lo.task is Task.REGRESSION:
+        y = abs(y) or (0.0 if lo.y_true.low_closed else 1.0)
+    if getattr(lo.y_pred, "low", None) == 0.0 and lo.prediction is Pred.VALUE:
+        p, q = (abs(v) or (0.0 if lo.y_pred.low_closed else 1.0) for v in (p, q))
     assume(_valid(lo, "y_true", y) and _valid(lo, "y_pred", p) and _valid(lo, "y_pred", q))
     lp = _one(lo, y, p)
     if NONNEGATIVE in lo.properties:
         assert lp >= 0.0
-    if ZERO_AT_PERFECT in lo.properties:
+    if ZERO_AT_PERFECT in lo.properties and _valid(lo, "y_pred", perfect(lo, y)):
         assert _one(lo, y, perfect(lo, y)) == 0.0
     if SYMMETRIC in lo.properties:
         mirror = y - (p - y)
@@ -322,7 +362,8 @@ def test_properties(lo, y, p, q):  # type: ignore[no-untyped-def]
     if CONVEX in lo.properties and math.isfinite(lp):
         mid = 0.5 * (p + q)
         lq = _one(lo, y, q)
-        assert _one(lo, y, mid) <= 0.5 * (lp + lq) * (1 + 1e-9) + 1e-12
+        chord = 0.5 * (lp + lq)
+        assert _one(lo, y, mid) <= chord + 1e-9 * abs(chord) + 1e-12
 
 
 @pytest.mark.parametrize("lo", MULTICLASS, ids=ids(MULTICLASS))

@@ -38,12 +38,17 @@ def test_declaration_is_complete(lo):  # type: ignore[no-untyped-def]
     assert lo.summary and lo.formula
     assert callable(lo.kernel) and callable(lo.reference)
     assert lo.reference.__module__ != "lossctl.engine"
-    assert isinstance(lo.y_true, Interval | OneOf) and isinstance(lo.y_pred, Interval | OneOf)
+    assert isinstance(lo.y_true, Interval | OneOf)
+    if lo.pred_columns:  # one domain per named prediction column
+        assert isinstance(lo.y_pred, tuple) and len(lo.y_pred) == len(lo.pred_columns)
+        assert all(isinstance(d, Interval | OneOf) for d in lo.y_pred)
+    else:
+        assert isinstance(lo.y_pred, Interval | OneOf)
     assert len(lo.examples) >= 2, "every loss needs worked examples"
     assert set(lo.properties) <= set(PROPERTIES)
     assert lo.cost in ("mean", "sqrt_mean")
-    if lo.task is Task.MULTICLASS:
-        assert callable(lo.kernel_ids), "multiclass losses take class ids too"
+    if lo.task is Task.MULTICLASS and lo.label_rows_are_distributions and not lo.hard_labels:
+        assert callable(lo.kernel_ids), "multiclass losses on distributions take class ids too (a fast kernel)"
     for p in lo.params:
         assert p.domain.contains(p.default), f"{lo.name}.{p.name} default outside its range"
         assert p.help

@@ -10,18 +10,41 @@ from __future__ import annotations
 import math
 
 from lossctl._lazy import np
-from lossctl.domains import EXTENDED_REALS, PROBABILITY, Interval, OneOf
+from lossctl.domains import EXTENDED_REALS, NON_NEGATIVE, PROBABILITY, REALS, Interval, OneOf
 from lossctl.frameworks import sklearn_metrics as _skm
 from lossctl.frameworks import torch_functional as _F  # noqa: N812
 from lossctl.frameworks import torch_signed as _ts
 from lossctl.frameworks import torch_tensor as _tt
-from lossctl.registry import CONVEX, NONNEGATIVE, ZERO_AT_PERFECT, Example, Param, Pred, Task, jit_helper, loss
+from lossctl.registry import (
+    CONVEX,
+    NONNEGATIVE,
+    ZERO_AT_PERFECT,
+    Convention,
+    Example,
+    Param,
+    Pred,
+    Task,
+    jit_helper,
+    loss,
+)
 
 _EPS = Param(
     "eps",
     0.0,
     Interval(0.0, 0.5, True, False),
     "eps clips probabilities to [eps, 1 - eps] before the log; 0 means no clipping",
+)
+_SMOOTHING = Param(
+    "label_smoothing",
+    0.0,
+    Interval(0.0, 1.0, True, True),
+    "label_smoothing s moves each label toward 1/2: y (1 - s) + s / 2, s in [0, 1]",
+)
+_LOG_FLOOR = Param(
+    "log_floor",
+    -math.inf,
+    Interval(-math.inf, 0.0, True, True),
+    "log_floor clamps each log from below (PyTorch's BCELoss uses -100); -inf means no clamp",
 )
 _CE_NOTES = (
     "No clipping by default: p = 0 with a positive label gives inf (PyTorch clamps log at -100, "
@@ -37,12 +60,19 @@ def _xlogy(x, y):  # type: ignore[no-untyped-def]
         return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
 
 
-def _bce_ref(y, p, eps=0.0):  # type: ignore[no-untyped-def]
+def _smooth(y, s):  # type: ignore[no-untyped-def]
+    y = np.asarray(y, dtype=float)
+    return y * (1.0 - s) + 0.5 * s if s else y
+
+
+def _bce_ref(y, p, eps=0.0, log_floor=-math.inf, label_smoothing=0.0):  # type: ignore[no-untyped-def]
+    y = _smooth(y, label_smoothing)
     p = np.clip(p, eps, 1.0 - eps) if eps > 0 else np.asarray(p, dtype=float)
-    with np.errstate(divide="ignore"):
-        log_q = np.log1p(-p)
-    one_minus_y = 1.0 - np.asarray(y, dtype=float)
-    return -(_xlogy(y, p) + np.where(one_minus_y == 0, 0.0, one_minus_y * log_q))
+    one_minus_y = 1.0 - y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p = np.maximum(np.log(p), log_floor)
+        log_q = np.maximum(np.log1p(-p), log_floor)
+        return -(np.where(y == 0, 0.0, y * log_p) + np.where(one_minus_y == 0, 0.0, one_minus_y * log_q))
 
 
 @loss(
@@ -56,7 +86,7 @@ def _bce_ref(y, p, eps=0.0):  # type: ignore[no-untyped-def]
     y_pred=PROBABILITY,
     prediction=Pred.PROBABILITY,
     pred_hint="bce takes probabilities; for logits use --loss bce_logits",
-    params=(_EPS,),
+    params=(_EPS, _LOG_FLOOR, _SMOOTHING),
     properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT, CONVEX}),
     examples=(
         Example(1.0, 0.5, math.log(2.0)),
@@ -64,22 +94,41 @@ def _bce_ref(y, p, eps=0.0):  # type: ignore[no-untyped-def]
         Example(1.0, 0.0, math.inf, why="no clipping: -log 0"),
         Example(0.0, 0.0, 0.0, why="0 log 0 = 0"),
         Example(1.0, 0.0, -math.log(1e-7), {"eps": 1e-7}, why="clipped like Keras"),
+        Example(1.0, 0.0, 100.0, {"log_floor": -100.0}, why="log clamped like PyTorch"),
+        Example(1.0, 0.5, math.log(2.0), {"label_smoothing": 0.2}, why="at p = 1/2 smoothing changes nothing"),
     ),
     notes=_CE_NOTES,
-    frameworks={
-        # PyTorch clamps log at -100; scikit-learn clips p to machine epsilon (equal inside (0, 1)).
-        "torch": lambda y, p, eps=0.0: float(_F().binary_cross_entropy(_tt(p), _tt(y))),
-        "sklearn": lambda y, p, eps=0.0: float(_skm().log_loss(y, p, labels=[0, 1])),
+    compat={
+        "torch": Convention(
+            "torch.nn.functional.binary_cross_entropy",
+            params={"log_floor": -100.0},
+            call=lambda y, p: float(_F().binary_cross_entropy(_tt(p), _tt(y))),
+            notes=("Each log is clamped at -100: a certain wrong answer costs 100.",),
+        ),
+        "keras": Convention(
+            "keras.losses.binary_crossentropy",
+            clip_pred=(1e-7, 1.0 - 1e-7),
+            kwargs={"label_smoothing": "label_smoothing"},
+            notes=("Probabilities are clipped to [1e-7, 1 - 1e-7] in float32: a certain wrong answer costs ~16.",),
+        ),
+        "sklearn": Convention(
+            "sklearn.metrics.log_loss",
+            clip_pred=(2.0**-52, 1.0 - 2.0**-52),
+            call=lambda y, p: float(_skm().log_loss(y, p, labels=[0, 1])),
+            notes=("Probabilities are clipped to machine epsilon: a certain wrong answer costs ~36.04.",),
+        ),
     },
 )
-def bce(y: float, p: float, eps: float) -> float:
+def bce(y: float, p: float, eps: float, log_floor: float, label_smoothing: float) -> float:
+    if label_smoothing != 0.0:
+        y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
     if eps > 0.0:
         p = min(max(p, eps), 1.0 - eps)
     out = 0.0
     if y != 0.0:
-        out -= y * math.log(p)
+        out -= y * max(math.log(p), log_floor)
     if y != 1.0:
-        out -= (1.0 - y) * math.log1p(-p)
+        out -= (1.0 - y) * max(math.log1p(-p), log_floor)
     return out
 
 
@@ -91,11 +140,11 @@ def softplus(x: float) -> float:
     return math.log1p(math.exp(x))
 
 
-def _bce_logits_ref(y, x):  # type: ignore[no-untyped-def]
-    y = np.asarray(y, dtype=float)
+def _bce_logits_ref(y, x, pos_weight=1.0, label_smoothing=0.0):  # type: ignore[no-untyped-def]
+    y = _smooth(y, label_smoothing)
     x = np.asarray(x, dtype=float)
     with np.errstate(invalid="ignore", over="ignore"):
-        pos = np.where(y == 0, 0.0, y * np.logaddexp(0.0, -x))
+        pos = np.where(y == 0, 0.0, pos_weight * y * np.logaddexp(0.0, -x))
         neg = np.where(y == 1, 0.0, (1.0 - y) * np.logaddexp(0.0, x))
     return pos + neg
 
@@ -110,8 +159,13 @@ def _bce_logits_ref(y, x):  # type: ignore[no-untyped-def]
     y_true=PROBABILITY,
     y_pred=EXTENDED_REALS,
     prediction=Pred.LOGIT,
+    params=(
+        Param("pos_weight", 1.0, NON_NEGATIVE, "pos_weight multiplies the positive term (PyTorch's pos_weight), >= 0"),
+        _SMOOTHING,
+    ),
     properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT, CONVEX}),
     examples=(
+        Example(1.0, 0.0, 3.0 * math.log(2.0), {"pos_weight": 3.0}, why="the positive term tripled"),
         Example(1.0, 0.0, math.log(2.0)),
         Example(0.0, 2.0, 2.0 + math.log1p(math.exp(-2.0))),
         Example(1.0, 1e4, 0.0, why="exp(-1e4) underflows to exactly 0 in the stable form"),
@@ -120,12 +174,29 @@ def _bce_logits_ref(y, x):  # type: ignore[no-untyped-def]
         Example(1.0, math.inf, 0.0),
     ),
     notes=("Defined for every logit including +-inf; a label of exactly 0 or 1 drops the other term.",),
-    frameworks={"torch": lambda y, x: float(_F().binary_cross_entropy_with_logits(_tt(x), _tt(y)))},
+    compat={
+        "torch": Convention(
+            "torch.nn.functional.binary_cross_entropy_with_logits",
+            kwargs={"pos_weight": "pos_weight"},
+            nan_if=("inf_pred",),
+            call=lambda y, x, pos_weight=1.0: float(
+                _F().binary_cross_entropy_with_logits(_tt(x), _tt(y), pos_weight=_tt(np.asarray([pos_weight], x.dtype)))
+            ),
+        ),
+        "keras": Convention(
+            "keras.losses.binary_crossentropy(from_logits=True)",
+            kwargs={"label_smoothing": "label_smoothing"},
+            nan_if=("inf_pred",),
+        ),
+        "optax": Convention("optax.losses.sigmoid_binary_cross_entropy", nan_if=("inf_pred",)),
+    },
 )
-def bce_logits(y: float, x: float) -> float:
+def bce_logits(y: float, x: float, pos_weight: float, label_smoothing: float) -> float:
+    if label_smoothing != 0.0:
+        y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
     out = 0.0
     if y != 0.0:
-        out += y * softplus(-x)
+        out += pos_weight * y * softplus(-x)
     if y != 1.0:
         out += (1.0 - y) * softplus(x)
     return out
@@ -155,10 +226,14 @@ _HINGE_NOTES = ("Labels {0, 1} are read as {-1, +1}; labels {-1, +1} are used as
         Example(1.0, 1.0, 0.0, why="on the margin"),
     ),
     notes=_HINGE_NOTES,
-    frameworks={
-        "torch": lambda y, s: float((1 - _ts(y) * _tt(s)).clamp(min=0).mean()),  # composed: no binary hinge
-        "sklearn": lambda y, s: float(_skm().hinge_loss(np.asarray(y) > 0, s)),
+    compat={
+        "keras": Convention("keras.losses.hinge", labels="keras"),
+        "sklearn": Convention(
+            "sklearn.metrics.hinge_loss", call=lambda y, s: float(_skm().hinge_loss(np.asarray(y) > 0, s))
+        ),
+        "optax": Convention("optax.losses.hinge_loss", labels="as_given"),
     },
+    composed={"torch": lambda y, s: float((1 - _ts(y) * _tt(s)).clamp(min=0).mean())},  # torch has no binary hinge
 )
 def hinge(y: float, s: float) -> float:
     t = 1.0 if y > 0.0 else -1.0
@@ -178,9 +253,289 @@ def hinge(y: float, s: float) -> float:
     properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT, CONVEX}),
     examples=(Example(1.0, 0.3, 0.49), Example(0.0, 0.5, 2.25), Example(1.0, 2.0, 0.0)),
     notes=_HINGE_NOTES,
-    frameworks={"torch": lambda y, s: float((1 - _ts(y) * _tt(s)).clamp(min=0).square().mean())},
+    compat={"keras": Convention("keras.losses.squared_hinge", labels="keras")},
+    composed={"torch": lambda y, s: float((1 - _ts(y) * _tt(s)).clamp(min=0).square().mean())},
 )
 def squared_hinge(y: float, s: float) -> float:
     t = 1.0 if y > 0.0 else -1.0
     m = 1.0 - t * s
     return m * m if m > 0.0 else 0.0
+
+
+_GAMMA = Param("gamma", 2.0, NON_NEGATIVE, "gamma >= 0 is the focusing exponent; 0 gives cross-entropy")
+_ALPHA = Param(
+    "alpha",
+    -1.0,
+    Interval(-1.0, 1.0, True, True),
+    "alpha in [0, 1] weights positives by alpha and negatives by 1 - alpha; a negative alpha means no weighting",
+)
+_FOCAL_NOTES = (
+    "alpha is off by default (as in Optax and Keras without class balancing); torchvision defaults to 0.25.",
+    "With soft labels, p_t = y p + (1 - y)(1 - p) and the cross-entropy is the soft-label one.",
+)
+
+
+def _alpha_t(y, alpha):  # type: ignore[no-untyped-def]
+    return alpha * y + (1.0 - alpha) * (1.0 - y) if alpha >= 0 else 1.0
+
+
+def _focal_ref(y, p, gamma=2.0, alpha=-1.0):  # type: ignore[no-untyped-def]
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    one_minus_pt = y * (1.0 - p) + (1.0 - y) * p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mod = np.where(one_minus_pt == 0, 1.0 if gamma == 0 else 0.0, np.power(one_minus_pt, gamma))
+        ce = _bce_ref(y, p)
+        out = np.where(ce == 0, 0.0, np.where(np.isinf(ce), np.inf, mod * ce))
+        return _alpha_t(y, alpha) * out
+
+
+@loss(
+    name="focal",
+    aliases=("binary_focal", "focal_loss", "binary_focal_crossentropy"),
+    task=Task.BINARY,
+    summary="Binary focal loss on probabilities: cross-entropy scaled down where the model is already right",
+    formula="alpha_t (1 - p_t)^gamma bce(y, p), p_t = y p + (1 - y)(1 - p)",
+    reference=_focal_ref,
+    y_true=PROBABILITY,
+    y_pred=PROBABILITY,
+    prediction=Pred.PROBABILITY,
+    pred_hint="focal takes probabilities; for logits use --loss focal_logits",
+    params=(_GAMMA, _ALPHA),
+    properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT}),
+    examples=(
+        Example(1.0, 0.5, 0.25 * math.log(2.0)),
+        Example(1.0, 0.9, 0.01 * -math.log(0.9), why="(1 - 0.9)^2 scales an easy example down"),
+        Example(0.0, 0.9, 0.81 * -math.log(0.1)),
+        Example(1.0, 0.5, 0.25 * 0.25 * math.log(2.0), {"alpha": 0.25}),
+        Example(1.0, 0.9, -math.log(0.9), {"gamma": 0.0}, why="gamma 0 is bce"),
+        Example(1.0, 0.0, math.inf),
+    ),
+    notes=_FOCAL_NOTES,
+    compat={
+        "keras": Convention(
+            "keras.losses.binary_focal_crossentropy",
+            clip_pred=(1e-7, 1.0 - 1e-7),
+            kwargs={"gamma": "gamma", "alpha": "alpha (with apply_class_balancing=True)"},
+        ),
+    },
+)
+def focal(y: float, p: float, gamma: float, alpha: float) -> float:
+    ce = 0.0
+    if y != 0.0:
+        ce -= y * math.log(p)
+    if y != 1.0:
+        ce -= (1.0 - y) * math.log1p(-p)
+    if ce == 0.0:
+        return 0.0
+    m = y * (1.0 - p) + (1.0 - y) * p  # 1 - p_t, formed without cancellation
+    # An infinite cross-entropy stays infinite even where m^gamma underflows (a tiny soft label).
+    out = ce if ce == math.inf else ce * m**gamma
+    if alpha >= 0.0:
+        out *= alpha * y + (1.0 - alpha) * (1.0 - y)
+    return out
+
+
+def _sigmoid(x):  # type: ignore[no-untyped-def]
+    with np.errstate(over="ignore"):
+        return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+
+
+def _focal_logits_ref(y, x, gamma=2.0, alpha=-1.0):  # type: ignore[no-untyped-def]
+    # In probability space with mpmath-free care: sigma(-x) and sigma(x) directly, not 1 - sigma.
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    one_minus_pt = y * _sigmoid(-x) + (1.0 - y) * _sigmoid(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mod = np.power(one_minus_pt, gamma) if gamma else 1.0
+        ce = _bce_logits_ref(y, x)
+        out = np.where(ce == 0, 0.0, np.where(np.isinf(ce), np.inf, mod * ce))
+        return _alpha_t(y, alpha) * out
+
+
+@loss(
+    name="focal_logits",
+    aliases=("sigmoid_focal", "sigmoid_focal_loss", "binary_focal_logits"),
+    task=Task.BINARY,
+    summary="Binary focal loss on logits, computed in log space (exact for huge logits)",
+    formula="alpha_t (1 - p_t)^gamma bce_logits(y, x), (1 - p_t)^gamma = exp(-gamma softplus(+-x)) for hard labels",
+    reference=_focal_logits_ref,
+    y_true=PROBABILITY,
+    y_pred=EXTENDED_REALS,
+    prediction=Pred.LOGIT,
+    params=(_GAMMA, _ALPHA),
+    properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT}),
+    examples=(
+        Example(1.0, 0.0, 0.25 * math.log(2.0)),
+        Example(0.0, 100.0, 100.0, why="confidently wrong: (1 - p_t)^2 = 1, bce = 100"),
+        Example(1.0, -1e4, 1e4),
+        Example(1.0, math.inf, 0.0),
+        Example(1.0, 0.0, 0.25 * 0.25 * math.log(2.0), {"alpha": 0.25}),
+    ),
+    notes=(
+        *_FOCAL_NOTES,
+        "Keras applies the sigmoid and then clips to [1e-7, 1 - 1e-7]: --compat keras shows that; lossctl stays exact.",
+    ),
+    compat={
+        "keras": Convention(
+            "keras.losses.binary_focal_crossentropy(from_logits=True)",
+            via="focal",
+            pred_transform="sigmoid",
+            clip_pred=(1e-7, 1.0 - 1e-7),
+            kwargs={"gamma": "gamma", "alpha": "alpha (with apply_class_balancing=True)"},
+        ),
+        "optax": Convention(
+            "optax.losses.sigmoid_focal_loss", kwargs={"gamma": "gamma", "alpha": "alpha"}, nan_if=("inf_pred",)
+        ),
+    },
+)
+def focal_logits(y: float, x: float, gamma: float, alpha: float) -> float:
+    ce = 0.0
+    if y != 0.0:
+        ce += y * softplus(-x)
+    if y != 1.0:
+        ce += (1.0 - y) * softplus(x)
+    if ce == 0.0:
+        return 0.0
+    if gamma == 0.0:
+        m = 1.0
+    elif y == 1.0:
+        m = math.exp(-gamma * softplus(x))  # (1 - sigmoid(x))^gamma = sigmoid(-x)^gamma
+    elif y == 0.0:
+        m = math.exp(-gamma * softplus(-x))
+    else:
+        m = (y * math.exp(-softplus(x)) + (1.0 - y) * math.exp(-softplus(-x))) ** gamma
+    out = ce if ce == math.inf else ce * m  # inf stays inf where m underflows
+    if alpha >= 0.0:
+        out *= alpha * y + (1.0 - alpha) * (1.0 - y)
+    return out
+
+
+@loss(
+    name="soft_margin",
+    aliases=("soft_margin_loss", "logistic"),
+    task=Task.BINARY,
+    summary="Soft-margin (logistic) loss on a score with labels -1/+1",
+    formula="log(1 + exp(-t s)), t = +1 for a positive label and -1 otherwise",
+    reference=lambda y, s: np.logaddexp(0.0, -_signed(y) * np.asarray(s, dtype=float)),
+    y_true=_HINGE_LABELS,
+    y_pred=EXTENDED_REALS,
+    prediction=Pred.SCORE,
+    properties=frozenset({NONNEGATIVE, CONVEX}),
+    examples=(
+        Example(1.0, 0.0, math.log(2.0)),
+        Example(-1.0, 2.0, 2.0 + math.log1p(math.exp(-2.0))),
+        Example(0.0, -1e4, 0.0, why="label 0 means t = -1; a huge right score costs nothing"),
+    ),
+    notes=_HINGE_NOTES,
+    compat={
+        "torch": Convention(
+            "torch.nn.functional.soft_margin_loss",
+            labels="as_given",
+            call=lambda y, s: float(_F().soft_margin_loss(_tt(s), _tt(y))),
+        ),
+    },
+)
+def soft_margin(y: float, s: float) -> float:
+    t = 1.0 if y > 0.0 else -1.0
+    return softplus(-t * s)
+
+
+@loss(
+    name="brier",
+    aliases=("brier_score", "brier_score_loss"),
+    task=Task.BINARY,
+    summary="Brier score: squared error of the positive-class probability",
+    formula="(p - y)^2",
+    reference=lambda y, p: np.square(np.subtract(p, y, dtype=np.float64)),
+    y_true=PROBABILITY,
+    y_pred=PROBABILITY,
+    prediction=Pred.PROBABILITY,
+    properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT, CONVEX}),
+    examples=(Example(1.0, 0.7, 0.09), Example(0.0, 0.7, 0.49), Example(1.0, 1.0, 0.0)),
+    compat={
+        "sklearn": Convention(
+            "sklearn.metrics.brier_score_loss", call=lambda y, p: float(_skm().brier_score_loss(y, p, pos_label=1))
+        ),
+    },
+)
+def brier(y: float, p: float) -> float:
+    d = p - y
+    return d * d
+
+
+@loss(
+    name="zero_one",
+    aliases=("zero_one_loss", "error_rate", "misclassification"),
+    task=Task.BINARY,
+    summary="Zero-one loss: 1 for a wrong decision, 0 for a right one (the error rate)",
+    formula="1 if (p > threshold) != (y > 0.5) else 0",
+    reference=lambda y, p, threshold=0.5: ((np.asarray(p) > threshold) != (np.asarray(y) > 0.5)).astype(np.float64),
+    y_true=PROBABILITY,
+    y_pred=PROBABILITY,
+    prediction=Pred.PROBABILITY,
+    params=(
+        Param("threshold", 0.5, Interval(0.0, 1.0, True, True), "threshold: p above it predicts the positive class"),
+    ),
+    properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT}),
+    examples=(
+        Example(1.0, 0.7, 0.0),
+        Example(0.0, 0.7, 1.0),
+        Example(1.0, 0.5, 1.0, why="p must exceed the threshold"),
+        Example(1.0, 0.35, 0.0, {"threshold": 0.3}),
+    ),
+    notes=("The cost is the error rate, 1 - accuracy.",),
+    compat={
+        "sklearn": Convention(
+            "sklearn.metrics.zero_one_loss(y, p > 0.5)",
+            call=lambda y, p: float(_skm().zero_one_loss(np.asarray(y) > 0.5, np.asarray(p) > 0.5)),
+        ),
+    },
+)
+def zero_one(y: float, p: float, threshold: float) -> float:
+    return 1.0 if (p > threshold) != (y > 0.5) else 0.0
+
+
+def _margin_ranking_ref(y, x, margin=0.0):  # type: ignore[no-untyped-def]
+    x = np.asarray(x, dtype=float)
+    return np.maximum(0.0, -_signed(y) * (x[:, 0] - x[:, 1]) + margin)
+
+
+@loss(
+    name="margin_ranking",
+    aliases=("margin_ranking_loss", "ranking_hinge"),
+    task=Task.BINARY,
+    summary="Margin ranking loss: label +1 wants x1 above x2 by the margin, -1 the reverse",
+    formula="max(0, -t (x1 - x2) + margin), t = +1 for a positive label and -1 otherwise",
+    reference=_margin_ranking_ref,
+    y_true=_HINGE_LABELS,
+    y_pred=(REALS, REALS),
+    prediction=Pred.SCORE,
+    pred_columns=(
+        ("x1", ("x1", "score1", "score_1", "s1", "pred1")),
+        ("x2", ("x2", "score2", "score_2", "s2", "pred2")),
+    ),
+    params=(Param("margin", 0.0, Interval(-math.inf, math.inf), "margin by which x1 should exceed x2"),),
+    properties=frozenset({NONNEGATIVE, CONVEX}),
+    examples=(
+        Example(1.0, [2.0, 1.0], 0.0),
+        Example(1.0, [1.0, 2.0], 1.0),
+        Example(-1.0, [1.0, 2.0], 0.0),
+        Example(1.0, [2.0, 1.5], 0.5, {"margin": 1.0}),
+    ),
+    notes=("Two prediction columns, x1 and x2 (the scores of the two items of each pair).",),
+    compat={
+        "torch": Convention(
+            "torch.nn.functional.margin_ranking_loss",
+            labels="as_given",
+            kwargs={"margin": "margin"},
+            call=lambda y, x, margin=0.0: float(
+                _F().margin_ranking_loss(_tt(x)[:, 0], _tt(x)[:, 1], _tt(y), margin=margin)
+            ),
+        ),
+    },
+)
+def margin_ranking(y: float, x, margin: float) -> float:  # type: ignore[no-untyped-def]
+    t = 1.0 if y > 0.0 else -1.0
+    m = margin - t * (x[0] - x[1])
+    return m if m > 0.0 else 0.0

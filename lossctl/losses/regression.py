@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from lossctl._lazy import np
-from lossctl.domains import ABOVE_MINUS_ONE, POSITIVE, REALS
+from lossctl.domains import ABOVE_MINUS_ONE, EXTENDED_REALS, NON_NEGATIVE, POSITIVE, REALS, Interval, OneOf
 from lossctl.frameworks import sklearn_metrics as _skm
 from lossctl.frameworks import torch_functional as _F  # noqa: N812
 from lossctl.frameworks import torch_tensor as _tt
@@ -18,6 +18,7 @@ from lossctl.registry import (
     NONNEGATIVE,
     SYMMETRIC,
     ZERO_AT_PERFECT,
+    Convention,
     Example,
     Param,
     Pred,
@@ -45,9 +46,13 @@ def _mse_ref(y, p):  # type: ignore[no-untyped-def]
     properties=_ALL_PROPS,
     examples=(Example(1.0, 3.5, 6.25), Example(-2.0, -2.0, 0.0), Example(0.5, -0.25, 0.5625)),
     **_REGRESSION,
-    frameworks={
-        "torch": lambda y, p: float(_F().mse_loss(_tt(p), _tt(y))),
-        "sklearn": lambda y, p: float(_skm().mean_squared_error(y, p)),
+    compat={
+        "torch": Convention("torch.nn.functional.mse_loss", call=lambda y, p: float(_F().mse_loss(_tt(p), _tt(y)))),
+        "keras": Convention("keras.losses.mean_squared_error"),
+        "sklearn": Convention(
+            "sklearn.metrics.mean_squared_error", call=lambda y, p: float(_skm().mean_squared_error(y, p))
+        ),
+        "optax": Convention("optax.losses.squared_error"),
     },
 )
 def mse(y: float, p: float) -> float:
@@ -69,10 +74,12 @@ def mse(y: float, p: float) -> float:
     ),
     notes=("The per-sample value is the squared error; only the aggregate takes the square root.",),
     **_REGRESSION,
-    frameworks={
-        "torch": lambda y, p: float(_F().mse_loss(_tt(p), _tt(y)).sqrt()),
-        "sklearn": lambda y, p: float(_skm().root_mean_squared_error(y, p)),
+    compat={
+        "sklearn": Convention(
+            "sklearn.metrics.root_mean_squared_error", call=lambda y, p: float(_skm().root_mean_squared_error(y, p))
+        ),
     },
+    composed={"torch": lambda y, p: float(_F().mse_loss(_tt(p), _tt(y)).sqrt())},
 )
 def rmse(y: float, p: float) -> float:
     r = p - y
@@ -88,9 +95,12 @@ def rmse(y: float, p: float) -> float:
     properties=_ALL_PROPS,
     examples=(Example(1.0, 3.5, 2.5), Example(2.0, -1.0, 3.0), Example(7.0, 7.0, 0.0)),
     **_REGRESSION,
-    frameworks={
-        "torch": lambda y, p: float(_F().l1_loss(_tt(p), _tt(y))),
-        "sklearn": lambda y, p: float(_skm().mean_absolute_error(y, p)),
+    compat={
+        "torch": Convention("torch.nn.functional.l1_loss", call=lambda y, p: float(_F().l1_loss(_tt(p), _tt(y)))),
+        "keras": Convention("keras.losses.mean_absolute_error"),
+        "sklearn": Convention(
+            "sklearn.metrics.mean_absolute_error", call=lambda y, p: float(_skm().mean_absolute_error(y, p))
+        ),
     },
 )
 def mae(y: float, p: float) -> float:
@@ -124,20 +134,60 @@ def _msle_ref(y, p):  # type: ignore[no-untyped-def]
     ),
     task=Task.REGRESSION,
     prediction=Pred.VALUE,
-    frameworks={
-        "torch": lambda y, p: float(_F().mse_loss(_tt(p).log1p(), _tt(y).log1p())),
-        "sklearn": lambda y, p: float(_skm().mean_squared_log_error(y, p)),
+    compat={
+        "keras": Convention(
+            "keras.losses.mean_squared_logarithmic_error",
+            clip_pred=(1e-7, math.inf),
+            clip_true=(1e-7, math.inf),
+            notes=("Keras raises both inputs to at least 1e-7 before log1p: negative values count as 0.",),
+        ),
+        "sklearn": Convention(
+            "sklearn.metrics.mean_squared_log_error", call=lambda y, p: float(_skm().mean_squared_log_error(y, p))
+        ),
     },
+    composed={"torch": lambda y, p: float(_F().mse_loss(_tt(p).log1p(), _tt(y).log1p()))},
 )
 def msle(y: float, p: float) -> float:
-    # log1p(p) - log1p(y) cancels when p is close to y; the log of their ratio does not.
-    # (1 + y and p - y are exact there, by Sterbenz's lemma.)
+    return log1p_diff(y, p) ** 2
+
+
+@jit_helper
+def log1p_diff(y: float, p: float) -> float:
+    """log1p(p) - log1p(y). That difference cancels when p is close to y; the log of their ratio
+    does not (1 + y and p - y are exact there, by Sterbenz's lemma)."""
     q = (1.0 + p) / (1.0 + y)
     if 0.5 < q < 2.0:
-        d = math.log1p((p - y) / (1.0 + y))
-    else:
-        d = math.log1p(p) - math.log1p(y)
-    return d * d
+        return math.log1p((p - y) / (1.0 + y))
+    return math.log1p(p) - math.log1p(y)
+
+
+@loss(
+    name="rmsle",
+    aliases=("root_mean_squared_log_error", "root_mean_squared_logarithmic_error"),
+    summary="Root mean squared logarithmic error: the square root of the mean MSLE",
+    formula="sqrt(mean((log1p(y_pred) - log1p(y_true))^2)); the per-sample term is the squared log error",
+    reference=_msle_ref,
+    y_true=ABOVE_MINUS_ONE,
+    y_pred=ABOVE_MINUS_ONE,
+    pred_hint="rmsle takes log1p of both columns",
+    properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT}),
+    cost="sqrt_mean",
+    examples=(
+        Example(0.0, math.e - 1.0, 1.0, why="per-sample term; the cost is the root of the mean"),
+        Example(3.0, 3.0, 0.0),
+    ),
+    notes=("The per-sample value is the squared log error; only the aggregate takes the square root.",),
+    task=Task.REGRESSION,
+    prediction=Pred.VALUE,
+    compat={
+        "sklearn": Convention(
+            "sklearn.metrics.root_mean_squared_log_error",
+            call=lambda y, p: float(_skm().root_mean_squared_log_error(y, p)),
+        ),
+    },
+)
+def rmsle(y: float, p: float) -> float:
+    return log1p_diff(y, p) ** 2
 
 
 def _huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
@@ -163,7 +213,15 @@ def _huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
     ),
     notes=("Matches PyTorch HuberLoss, Keras Huber and Optax huber_loss (0.5 r^2 inside delta).",),
     **_REGRESSION,
-    frameworks={"torch": lambda y, p, delta: float(_F().huber_loss(_tt(p), _tt(y), delta=delta))},
+    compat={
+        "torch": Convention(
+            "torch.nn.functional.huber_loss",
+            kwargs={"delta": "delta"},
+            call=lambda y, p, delta=1.0: float(_F().huber_loss(_tt(p), _tt(y), delta=delta)),
+        ),
+        "keras": Convention("keras.losses.huber", kwargs={"delta": "delta"}),
+        "optax": Convention("optax.losses.huber_loss", kwargs={"delta": "delta"}),
+    },
 )
 def huber(y: float, p: float, delta: float) -> float:
     a = abs(p - y)
@@ -202,7 +260,7 @@ def _pseudo_huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
         "full precision and no extreme delta overflows.",
     ),
     **_REGRESSION,
-    frameworks={
+    composed={
         # PyTorch has no pseudo-Huber: the expression a PyTorch user writes.
         "torch": lambda y, p, delta: float((delta**2 * (((_tt(p) - _tt(y)) / delta) ** 2 + 1).sqrt() - delta**2).mean())
     },
@@ -256,7 +314,487 @@ def _log_cosh_ref(y, p):  # type: ignore[no-untyped-def]
     ),
     notes=("Stable for all finite residuals: no overflow at |r| > 710, full precision near 0.",),
     **_REGRESSION,
-    frameworks={"torch": lambda y, p: float((_tt(p) - _tt(y)).cosh().log().mean())},  # composed; overflows > 710
+    compat={
+        "keras": Convention("keras.losses.log_cosh"),
+        "optax": Convention("optax.losses.log_cosh"),
+    },
+    composed={"torch": lambda y, p: float((_tt(p) - _tt(y)).cosh().log().mean())},  # overflows beyond 710
 )
 def log_cosh(y: float, p: float) -> float:
     return log_cosh_of(p - y)
+
+
+def _smooth_l1_ref(y, p, beta):  # type: ignore[no-untyped-def]
+    a = np.abs(np.subtract(p, y, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(a < beta, 0.5 * a * a / np.where(beta > 0, beta, 1.0), a - 0.5 * beta)
+
+
+@loss(
+    name="smooth_l1",
+    aliases=("smooth_l1_loss",),
+    summary="Smooth L1 loss: quadratic below beta, then |r| - beta/2 (Huber divided by delta)",
+    formula="0.5 r^2 / beta if |r| < beta else |r| - 0.5 beta, r = y_pred - y_true",
+    reference=_smooth_l1_ref,
+    params=(Param("beta", 1.0, NON_NEGATIVE, "beta is where the loss turns linear, >= 0 (0 gives the L1 loss)"),),
+    properties=_ALL_PROPS,
+    examples=(
+        Example(0.0, 0.5, 0.125),
+        Example(0.0, 3.0, 2.5, why="linear part: 3 - 0.5"),
+        Example(0.0, 0.5, 0.5, {"beta": 0.0}, why="beta = 0 is the L1 loss"),
+        Example(0.0, 1.0, 0.25, {"beta": 2.0}, why="0.5 * 1 / 2"),
+    ),
+    notes=("smooth_l1 with beta equals huber with delta = beta, divided by beta.",),
+    **_REGRESSION,
+    compat={
+        "torch": Convention(
+            "torch.nn.functional.smooth_l1_loss",
+            kwargs={"beta": "beta"},
+            call=lambda y, p, beta=1.0: float(_F().smooth_l1_loss(_tt(p), _tt(y), beta=beta)),
+        ),
+    },
+)
+def smooth_l1(y: float, p: float, beta: float) -> float:
+    a = abs(p - y)
+    if a < beta:
+        return 0.5 * a * a / beta
+    return a - 0.5 * beta
+
+
+def _mape_ref(y, p, eps=0.0, percent=0.0):  # type: ignore[no-untyped-def]
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        d = np.abs(p - y)
+        d = np.where(np.isinf(d), 2.0 * np.abs(0.5 * p - 0.5 * y), d)  # overflowed: halves do not
+        out = np.where(d == 0, 0.0, d / np.maximum(np.abs(y), eps))
+    return out * (100.0 if percent else 1.0)
+
+
+@loss(
+    name="mape",
+    aliases=("mean_absolute_percentage_error",),
+    summary="Mean absolute percentage error, as a fraction (-p percent=1 for percent)",
+    formula="|y_pred - y_true| / max(|y_true|, eps), times 100 with percent=1",
+    reference=_mape_ref,
+    params=(
+        Param("eps", 0.0, NON_NEGATIVE, "eps is the least denominator, >= 0; 0 makes a miss on y_true = 0 infinite"),
+        Param("percent", 0.0, OneOf((0.0, 1.0)), "percent=1 reports percent instead of a fraction"),
+    ),
+    properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT}),
+    examples=(
+        Example(2.0, 3.0, 0.5),
+        Example(-4.0, -3.0, 0.25),
+        Example(2.0, 3.0, 50.0, {"percent": 1.0}),
+        Example(0.0, 1.0, math.inf, why="a miss on a zero target"),
+        Example(0.0, 0.0, 0.0, why="an exact hit costs nothing, even on zero"),
+        Example(0.0, 1.0, 1e7, {"eps": 1e-7}, why="denominator floored like Keras"),
+    ),
+    notes=(
+        "A fraction by default, as scikit-learn reports it; Keras reports percent (100x).",
+        "y_true = 0 with a miss is infinite unless eps floors the denominator (Keras 1e-7, scikit-learn 2.2e-16).",
+    ),
+    **_REGRESSION,
+    compat={
+        "keras": Convention("keras.losses.mean_absolute_percentage_error", params={"eps": 1e-7, "percent": 1.0}),
+        "sklearn": Convention(
+            "sklearn.metrics.mean_absolute_percentage_error",
+            params={"eps": 2.0**-52},  # float64 machine epsilon
+            call=lambda y, p, **_: float(_skm().mean_absolute_percentage_error(y, p)),
+        ),
+    },
+)
+def mape(y: float, p: float, eps: float, percent: float) -> float:
+    d = abs(p - y)
+    if d == 0.0:
+        return 0.0
+    if d == math.inf:  # p - y overflowed; halves do not
+        d = 2.0 * abs(0.5 * p - 0.5 * y)
+    out = d / max(abs(y), eps)
+    return out * 100.0 if percent != 0.0 else out
+
+
+def _smape_ref(y, p):  # type: ignore[no-untyped-def]
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        den = np.abs(y) + np.abs(p)
+        big = np.isinf(den)  # overflowed: the halves do not (inputs are finite)
+        y = np.where(big, 0.5 * y, y)
+        p = np.where(big, 0.5 * p, p)
+        den = np.abs(y) + np.abs(p)
+        return np.where(den == 0, 0.0, 2.0 * np.abs(p - y) / np.where(den == 0, 1.0, den))
+
+
+@loss(
+    name="smape",
+    aliases=("symmetric_mape",),
+    summary="Symmetric mean absolute percentage error, as a fraction in [0, 2]",
+    formula="2 |y_pred - y_true| / (|y_true| + |y_pred|), 0 when both are 0",
+    reference=_smape_ref,
+    properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT}),
+    examples=(
+        Example(1.0, 3.0, 1.0),
+        Example(0.0, 5.0, 2.0, why="the largest value: one side is zero"),
+        Example(0.0, 0.0, 0.0),
+        Example(-2.0, 2.0, 2.0),
+    ),
+    notes=("Bounded by 2; no framework ships it (it is the forecasting-competition definition).",),
+    **_REGRESSION,
+)
+def smape(y: float, p: float) -> float:
+    den = abs(y) + abs(p)
+    if den == 0.0:
+        return 0.0
+    if den == math.inf:  # the sum overflowed; the halves do not (inputs are finite)
+        return 2.0 * abs(0.5 * p - 0.5 * y) / (0.5 * abs(y) + 0.5 * abs(p))
+    return 2.0 * abs(p - y) / den
+
+
+def _pinball_ref(y, p, quantile):  # type: ignore[no-untyped-def]
+    r = np.subtract(y, p, dtype=np.float64)
+    return np.maximum(quantile * r, (quantile - 1.0) * r)
+
+
+@loss(
+    name="pinball",
+    aliases=("quantile", "quantile_loss", "mean_pinball_loss"),
+    summary="Pinball (quantile) loss for the given quantile",
+    formula="q (y - p) if y >= p else (1 - q) (p - y)",
+    reference=_pinball_ref,
+    params=(Param("quantile", 0.5, Interval(0.0, 1.0, True, True), "quantile is the target quantile q, in [0, 1]"),),
+    properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT, CONVEX}),
+    examples=(
+        Example(3.0, 1.0, 1.0, why="q = 0.5: half the absolute error"),
+        Example(3.0, 1.0, 1.8, {"quantile": 0.9}, why="under-prediction costs q"),
+        Example(1.0, 3.0, 0.2, {"quantile": 0.9}, why="over-prediction costs 1 - q"),
+    ),
+    notes=(
+        "Several quantiles at once: -p quantile=0.1,0.5,0.9 evaluates each (one result per value).",
+        "At quantile 0.5 it is half the absolute error, as scikit-learn's mean_pinball_loss.",
+    ),
+    **_REGRESSION,
+    compat={
+        "sklearn": Convention(
+            "sklearn.metrics.mean_pinball_loss",
+            kwargs={"quantile": "alpha"},
+            call=lambda y, p, quantile=0.5: float(_skm().mean_pinball_loss(y, p, alpha=quantile)),
+        ),
+    },
+)
+def pinball(y: float, p: float, quantile: float) -> float:
+    r = y - p
+    return quantile * r if r >= 0.0 else (quantile - 1.0) * r
+
+
+_COUNTS = dict(task=Task.REGRESSION, y_true=NON_NEGATIVE, prediction=Pred.VALUE)
+
+
+def _poisson_ref(y, p, eps=0.0):  # type: ignore[no-untyped-def]
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return p - np.where(y == 0, 0.0, y * np.log(p + eps))
+
+
+@loss(
+    name="poisson",
+    aliases=("poisson_nll", "poisson_loss"),
+    summary="Poisson negative log-likelihood of counts given a predicted rate (without the log y! term)",
+    formula="p - y log(p + eps), p = y_pred a rate >= 0",
+    reference=_poisson_ref,
+    y_pred=NON_NEGATIVE,
+    pred_hint="poisson takes a rate >= 0; for a log-rate use --loss poisson_log",
+    params=(Param("eps", 0.0, NON_NEGATIVE, "eps is added to the rate inside the log, >= 0"),),
+    properties=frozenset({CONVEX}),
+    examples=(
+        Example(2.0, 2.0, 2.0 - 2.0 * math.log(2.0)),
+        Example(0.0, 3.0, 3.0, why="a zero count costs the rate"),
+        Example(1.0, 0.0, math.inf, why="a zero rate cannot produce a count"),
+        Example(0.0, 0.0, 0.0),
+        Example(1.0, 0.0, -math.log(1e-8), {"eps": 1e-8}, why="PyTorch's eps"),
+    ),
+    notes=(
+        "The constant log(y!) is left out, as PyTorch (full=False) and Keras do; the minimum is not 0.",
+        "PyTorch adds eps = 1e-8 inside the log, Keras 1e-7; lossctl adds nothing unless asked.",
+    ),
+    **_COUNTS,
+    compat={
+        "torch": Convention(
+            "torch.nn.functional.poisson_nll_loss(log_input=False)",
+            params={"eps": 1e-8},
+            kwargs={"eps": "eps"},
+            call=lambda y, p, eps=1e-8: float(_F().poisson_nll_loss(_tt(p), _tt(y), log_input=False, eps=eps)),
+        ),
+        "keras": Convention("keras.losses.poisson", params={"eps": 1e-7}),
+    },
+)
+def poisson(y: float, p: float, eps: float) -> float:
+    if y == 0.0:
+        return p
+    return p - y * math.log(p + eps)
+
+
+def _poisson_log_ref(y, x):  # type: ignore[no-untyped-def]
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(x)
+        out = e - np.where(y == 0, 0.0, y * x)
+    return np.where(np.isinf(e), np.inf, out)
+
+
+@loss(
+    name="poisson_log",
+    aliases=("poisson_nll_log", "poisson_log_rate"),
+    summary="Poisson negative log-likelihood given a predicted log-rate (without the log y! term)",
+    formula="exp(x) - y x, x = y_pred a log-rate",
+    reference=_poisson_log_ref,
+    y_pred=EXTENDED_REALS,
+    properties=frozenset({CONVEX}),
+    examples=(
+        Example(2.0, math.log(2.0), 2.0 - 2.0 * math.log(2.0)),
+        Example(0.0, 0.0, 1.0),
+        Example(0.0, -math.inf, 0.0, why="a zero rate and a zero count"),
+        Example(3.0, math.inf, math.inf),
+    ),
+    notes=("PyTorch's default (log_input=True); equals poisson on exp(x).",),
+    **_COUNTS,
+    compat={
+        "torch": Convention(
+            "torch.nn.functional.poisson_nll_loss(log_input=True)",
+            call=lambda y, x: float(_F().poisson_nll_loss(_tt(x), _tt(y), log_input=True)),
+        ),
+    },
+)
+def poisson_log(y: float, x: float) -> float:
+    e = math.exp(x)
+    if e == math.inf:  # exp(x) outgrows y x
+        return math.inf
+    if y == 0.0:
+        return e
+    return e - y * x
+
+
+@jit_helper
+def gamma_half_deviance(y: float, p: float) -> float:
+    """log(p / y) + y / p - 1 = d - log1p(d), d = (y - p) / p. Near d = 0 the subtraction cancels,
+    so there it is the series sum_{k>=2} (-d)^k / k (|d| < 1/4: 30 terms reach 1e-19 relative);
+    elsewhere log p - log y + d, which stays finite when y / p under- or overflows."""
+    d = (y - p) / p  # y - p is exact when y ~ p
+    if abs(d) < 0.25:
+        s = 0.0
+        for k in range(31, 1, -1):  # Horner, from the smallest term
+            s = 1.0 / k - d * s
+        return d * d * s
+    return (math.log(p) - math.log(y)) + d
+
+
+@jit_helper
+def poisson_half_deviance(y: float, p: float) -> float:
+    """y log(y / p) - y + p = p ((1 + d) log1p(d) - d), d = (y - p) / p: by the series
+    sum_{k>=2} (-d)^k / (k (k - 1)) near d = 0, where the direct form cancels."""
+    if y == 0.0:
+        return p
+    d = (y - p) / p
+    if abs(d) < 0.25:
+        s = 0.0
+        for k in range(31, 1, -1):
+            s = 1.0 / (k * (k - 1)) - d * s
+        return p * (d * d * s)
+    return y * (math.log(y) - math.log(p)) - y + p
+
+
+def _series(d, coef):  # type: ignore[no-untyped-def]
+    """sum_{k=2}^{40} (-d)^k coef(k), summed from the smallest term (for the references)."""
+    out = np.zeros_like(d)
+    for k in range(40, 1, -1):
+        out = out + coef(k) * np.power(-d, k)
+    return out
+
+
+def _poisson_dev_ref(y, p):  # type: ignore[no-untyped-def]
+    # y log(y/p) - y + p = p g(d) with d = y/p - 1 and g(d) = (1 + d) log(1 + d) - d.
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ylog = np.where(y == 0, 0.0, y * (np.log(np.where(y == 0, 1.0, y)) - np.log(p)))
+        direct = ylog - y + p
+        d = (y - p) / p  # y - p is exact when y ~ p; y / p - 1 would not be
+        near = p * _series(np.where(np.abs(d) < 0.2, d, 0.0), lambda k: 1.0 / (k * (k - 1)))
+    return 2.0 * np.where(np.abs(d) < 0.2, near, direct)
+
+
+@loss(
+    name="poisson_deviance",
+    aliases=("mean_poisson_deviance",),
+    summary="Poisson deviance: twice the log-likelihood ratio against a perfect prediction",
+    formula="2 (y log(y / p) - y + p), 0 log 0 = 0, p = y_pred > 0",
+    reference=_poisson_dev_ref,
+    y_pred=POSITIVE,
+    properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT, CONVEX}),
+    examples=(
+        Example(2.0, 2.0, 0.0),
+        Example(0.0, 1.5, 3.0, why="2 * p for a zero count"),
+        Example(1.0, math.e, 2.0 * (-1.0 - 1.0 + math.e)),
+    ),
+    **_COUNTS,
+    compat={
+        "sklearn": Convention(
+            "sklearn.metrics.mean_poisson_deviance", call=lambda y, p: float(_skm().mean_poisson_deviance(y, p))
+        ),
+    },
+)
+def poisson_deviance(y: float, p: float) -> float:
+    return 2.0 * poisson_half_deviance(y, p)
+
+
+def _gamma_ref(y, p):  # type: ignore[no-untyped-def]
+    # log(p/y) + y/p - 1 = f(d), d = y/p - 1, f(d) = d - log(1 + d).
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        d = (y - p) / p  # y - p is exact when y ~ p; y / p - 1 would not be
+        direct = np.log(p) - np.log(y) + d
+        near = _series(np.where(np.abs(d) < 0.2, d, 0.0), lambda k: 1.0 / k)
+    return 2.0 * np.where(np.abs(d) < 0.2, near, direct)
+
+
+@loss(
+    name="gamma_deviance",
+    aliases=("mean_gamma_deviance", "gamma"),
+    summary="Gamma deviance, for strictly positive skewed targets",
+    formula="2 (log(p / y) + y / p - 1), y, p > 0",
+    reference=_gamma_ref,
+    y_true=POSITIVE,
+    y_pred=POSITIVE,
+    task=Task.REGRESSION,
+    prediction=Pred.VALUE,
+    properties=frozenset({NONNEGATIVE, ZERO_AT_PERFECT}),
+    examples=(Example(2.0, 2.0, 0.0), Example(1.0, 2.0, 2.0 * (math.log(2.0) - 0.5))),
+    notes=("Scale-free: multiplying y and p by the same factor leaves it unchanged.",),
+    compat={
+        "sklearn": Convention(
+            "sklearn.metrics.mean_gamma_deviance", call=lambda y, p: float(_skm().mean_gamma_deviance(y, p))
+        ),
+    },
+)
+def gamma_deviance(y: float, p: float) -> float:
+    return 2.0 * gamma_half_deviance(y, p)
+
+
+def _tweedie_ref(y, p, power):  # type: ignore[no-untyped-def]
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    if power == 1.0:
+        return _poisson_dev_ref(y, p)
+    if power == 2.0:
+        return _gamma_ref(y, p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.power(y, 2.0 - power) / ((1.0 - power) * (2.0 - power))
+        dev = 2.0 * (a - y * np.power(p, 1.0 - power) / (1.0 - power) + np.power(p, 2.0 - power) / (2.0 - power))
+    return np.maximum(dev, 0.0)  # the deviance is >= 0; rounding in the cancelling sum is not
+
+
+@loss(
+    name="tweedie",
+    aliases=("tweedie_deviance", "mean_tweedie_deviance"),
+    summary="Tweedie deviance with a power parameter (1 Poisson, 2 gamma, between: compound Poisson-gamma)",
+    formula="2 (y^(2-k) / ((1-k)(2-k)) - y p^(1-k) / (1-k) + p^(2-k) / (2-k)), k = power",
+    reference=_tweedie_ref,
+    y_pred=POSITIVE,
+    params=(
+        Param(
+            "power",
+            1.5,
+            Interval(1.0, math.inf, True, False),
+            "power >= 1: 1 is Poisson, 2 gamma, 3 inverse Gaussian (power 0 is mse)",
+        ),
+    ),
+    properties=frozenset({NONNEGATIVE}),
+    examples=(
+        Example(2.0, 2.0, 0.0, {"power": 1.0}),
+        Example(0.0, 1.5, 3.0, {"power": 1.0}, why="Poisson deviance"),
+        Example(1.0, 2.0, 2.0 * (math.log(2.0) - 0.5), {"power": 2.0}, why="gamma deviance"),
+        Example(0.0, 4.0, 8.0, {"power": 1.5}, why="2 p^0.5 / 0.5 for a zero target"),
+    ),
+    notes=("For power >= 2 a zero target has infinite deviance (its distribution has no mass at 0).",),
+    **_COUNTS,
+    compat={
+        "sklearn": Convention(
+            "sklearn.metrics.mean_tweedie_deviance",
+            kwargs={"power": "power"},
+            call=lambda y, p, power=1.5: float(_skm().mean_tweedie_deviance(y, p, power=power)),
+        ),
+    },
+)
+def tweedie(y: float, p: float, power: float) -> float:
+    if power == 2.0:
+        return 2.0 * gamma_half_deviance(y, p)
+    if power == 1.0:
+        return 2.0 * poisson_half_deviance(y, p)
+    if y == 0.0:
+        if power > 2.0:
+            return math.inf
+        return 2.0 * p ** (2.0 - power) / (2.0 - power)
+    a = y ** (2.0 - power) / ((1.0 - power) * (2.0 - power))
+    dev = 2.0 * (a - y * p ** (1.0 - power) / (1.0 - power) + p ** (2.0 - power) / (2.0 - power))
+    return max(dev, 0.0)  # the deviance is >= 0; rounding in the cancelling sum is not
+
+
+HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _gaussian_nll_ref(y, mv, eps=0.0, full=0.0):  # type: ignore[no-untyped-def]
+    mv = np.asarray(mv, dtype=float)
+    var = np.maximum(mv[:, 1], eps)
+    r = np.asarray(y, dtype=float) - mv[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 0.5 * (np.log(var) + r * r / var) + (HALF_LOG_2PI if full else 0.0)
+
+
+@loss(
+    name="gaussian_nll",
+    aliases=("gaussian_nll_loss", "normal_nll", "heteroscedastic"),
+    summary="Gaussian negative log-likelihood of a predicted mean and variance",
+    formula="0.5 (log v + (y - mu)^2 / v) [+ 0.5 log 2 pi with full=1], v = max(var, eps)",
+    reference=_gaussian_nll_ref,
+    task=Task.REGRESSION,
+    y_true=REALS,
+    y_pred=(REALS, NON_NEGATIVE),
+    prediction=Pred.VALUE,
+    pred_columns=(
+        ("mean", ("mean", "mu", "y_pred", "pred", "prediction")),
+        ("var", ("var", "variance", "y_var", "sigma2", "pred_var")),
+    ),
+    pred_hint="the variance column must be >= 0",
+    params=(
+        Param("eps", 0.0, NON_NEGATIVE, "eps is the least variance used, >= 0 (PyTorch: 1e-6)"),
+        Param("full", 0.0, OneOf((0.0, 1.0)), "full=1 adds the constant 0.5 log(2 pi)"),
+    ),
+    examples=(
+        Example(1.0, [1.0, 1.0], 0.0),
+        Example(3.0, [1.0, 2.0], 0.5 * (math.log(2.0) + 2.0)),
+        Example(1.0, [1.0, 1.0], HALF_LOG_2PI, {"full": 1.0}),
+        Example(0.0, [0.0, 0.0], 0.5 * math.log(1e-6), {"eps": 1e-6}, why="variance floored like PyTorch"),
+    ),
+    notes=(
+        "Two prediction columns: the mean and the variance (not the standard deviation).",
+        "A variance of 0 is undefined unless eps floors it; PyTorch floors at 1e-6.",
+    ),
+    compat={
+        "torch": Convention(
+            "torch.nn.functional.gaussian_nll_loss",
+            params={"eps": 1e-6},
+            kwargs={"eps": "eps", "full": "full"},
+            call=lambda y, mv, eps=1e-6, full=0.0: float(
+                _F().gaussian_nll_loss(_tt(mv)[:, 0], _tt(y), _tt(mv)[:, 1], full=bool(full), eps=eps)
+            ),
+        ),
+    },
+)
+def gaussian_nll(y: float, mv, eps: float, full: float) -> float:  # type: ignore[no-untyped-def]
+    var = max(mv[1], eps)
+    r = y - mv[0]
+    out = 0.5 * (math.log(var) + r * r / var)
+    return out + HALF_LOG_2PI if full != 0.0 else out
