@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/lossctl eval sample_data/binary_preds.csv --labels sample_data/binary_labels.csv --key id --loss bce --format json
 
 test: install lint
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n auto
 
 # Long checks (10^8-sample summation accuracy, longer property runs).
 test-slow: install

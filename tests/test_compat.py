@@ -358,3 +358,70 @@ def test_every_loss_describes_each_framework() -> None:
             assert f["has_loss"] == (f["framework"] in lo.compat)
             if f["has_loss"]:
                 assert f["api"] and f["dtype"] in ("float32", "float64") and f["weighted_mean_divides_by"]
+
+
+# --- the CLI ----------------------------------------------------------------------------------------
+
+
+def _cli(*args: Any) -> Any:
+    from typer.testing import CliRunner
+
+    from lossctl.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _csv(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "preds.csv"
+    path.write_text(text)
+    return path
+
+
+def test_cli_compat_all_shows_each_framework_and_the_difference(tmp_path: Path) -> None:
+    f = _csv(tmp_path, "y_true,y_pred\n1,0\n0,0.2\n1,0.9\n")
+    r = _cli("eval", f, "--loss", "bce", "--compat", "all", "-f", "json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    rows = {x["label"]: x for x in d["results"]}
+    assert set(rows) == {"bce", "bce (torch)", "bce (keras)", "bce (sklearn)"}
+    assert rows["bce"]["cost"] == "inf"
+    assert rows["bce (torch)"]["cost"] == pytest.approx((100 - math.log(0.8) - math.log(0.9)) / 3, rel=1e-6)
+    assert rows["bce (torch)"]["api"] == "torch.nn.functional.binary_cross_entropy"
+    assert d["skipped"] == {"bce/optax": "optax has no bce loss"}
+    table = _cli("eval", f, "--loss", "bce", "--compat", "all", "-f", "table")
+    assert table.exit_code == 0 and "bce (keras)" in table.stdout and "optax has no bce loss" in table.stdout
+
+
+def test_cli_compat_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    f = _csv(tmp_path, "y_true,y_pred\n1,0.5\n")
+    r = _cli("eval", f, "--loss", "bce", "--compat", "optax")
+    assert r.exit_code == 2 and "optax has no bce loss" in r.stderr and "Traceback" not in r.output
+    r = _cli("eval", f, "--loss", "bce", "--compat", "torch", "-p", "label_smoothing=0.1")
+    assert r.exit_code == 2 and "label_smoothing" in r.stderr
+
+
+def test_cli_parameter_lists_class_weights_and_ignore_index(tmp_path: Path) -> None:
+    f = _csv(tmp_path, "y_true,y_pred\n1,0\n2,3\n3,3\n")
+    r = _cli("eval", f, "--loss", "pinball", "-p", "quantile=0.1,0.5,0.9", "-f", "json")
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)["results"]
+    assert [x["label"] for x in res] == ["pinball[quantile=0.1]", "pinball[quantile=0.5]", "pinball[quantile=0.9]"]
+    assert [x["cost"] for x in res] == pytest.approx([0.9 / 3 + 0.1 / 3, 0.5 / 3 + 0.5 / 3, 0.1 / 3 + 0.9 / 3])
+    f = _csv(tmp_path, "label,logit_0,logit_1,logit_2\n0,2,0,0\n2,0,0,1\n-100,5,0,0\n")
+    r = _cli("eval", f, "--loss", "softmax_ce", "--ignore-index", "-100", "--class-weight", "1,1,3", "-f", "json")
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.stdout)["results"][0]
+    lse0 = math.log(math.exp(2) + 2)
+    lse2 = math.log(2 + math.e)
+    assert row["ignored"] == 1 and row["n"] == 2 and row["divisor"] == 4.0
+    assert row["cost"] == pytest.approx((lse0 - 2 + 3 * (lse2 - 1)) / 4, rel=1e-12)
+
+
+def test_describe_lists_each_framework(tmp_path: Path) -> None:
+    r = _cli("describe", "multiclass_hinge", "-f", "json")
+    assert r.exit_code == 0
+    fws = {f["framework"]: f for f in json.loads(r.stdout)["frameworks"]}
+    assert fws["keras"]["api"] == "keras.losses.categorical_hinge" and fws["keras"]["params"] == {"rival_floor": 0.0}
+    assert not fws["torch"]["has_loss"]
+    md = _cli("describe", "bce", "-f", "markdown").stdout
+    assert "| torch | `torch.nn.functional.binary_cross_entropy` |" in md and "| optax | - | has no such loss |" in md

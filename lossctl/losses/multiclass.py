@@ -369,7 +369,7 @@ def _cs_ref(y, x, margin=1.0, rival_floor=-math.inf):  # type: ignore[no-untyped
     others[rows, c] = -np.inf
     rival = np.maximum(others.max(axis=1), rival_floor)
     with np.errstate(invalid="ignore"):
-        return np.maximum(0.0, margin + rival - x[rows, c])
+        return np.maximum(0.0, (rival - x[rows, c]) + margin)
 
 
 def multiclass_hinge_ids(c: int, x, margin: float, rival_floor: float) -> float:  # type: ignore[no-untyped-def]
@@ -382,7 +382,7 @@ def crammer_singer(c: int, x, margin: float, rival_floor: float) -> float:  # ty
     for j in range(x.shape[0]):
         if j != c and x[j] > rival:
             rival = x[j]
-    m = margin + rival - x[c]
+    m = (rival - x[c]) + margin  # the difference first: exact for tied scores of any size
     return m if m > 0.0 else 0.0
 
 
@@ -439,7 +439,7 @@ def _ww_ref(y, x, margin=1.0):  # type: ignore[no-untyped-def]
     x = np.asarray(x, dtype=float)
     c = _label_of(y)
     rows = np.arange(x.shape[0])
-    terms = np.maximum(0.0, margin - x[rows, c][:, None] + x)
+    terms = np.maximum(0.0, (x - x[rows, c][:, None]) + margin)
     terms[rows, c] = 0.0
     return terms.sum(axis=1)
 
@@ -453,7 +453,7 @@ def weston_watkins(c: int, x, margin: float) -> float:  # type: ignore[no-untype
     out = 0.0
     for j in range(x.shape[0]):
         if j != c:
-            m = margin - x[c] + x[j]
+            m = (x[j] - x[c]) + margin
             if m > 0.0:
                 out += m
     return out
@@ -596,22 +596,44 @@ def multiclass_brier(y, p) -> float:  # type: ignore[no-untyped-def]
 @jit_helper
 def cosine_of(y, p, eps: float) -> float:  # type: ignore[no-untyped-def]
     """cos(y, p) = y.p / (max(|y|, eps) max(|p|, eps)); 0/0 (a zero vector without eps) is NaN."""
+    # Each vector is scaled by its largest |entry| first, so squares neither overflow nor underflow.
+    my = 0.0
+    mp = 0.0
+    for j in range(p.shape[0]):
+        my = max(my, abs(y[j]))
+        mp = max(mp, abs(p[j]))
+    if my == 0.0 or mp == 0.0:
+        return 0.0 / (max(my, eps) * max(mp, eps))  # 0/0 (NaN) unless eps floors the norms
     dot = 0.0
     ny = 0.0
     np_ = 0.0
     for j in range(p.shape[0]):
-        dot += y[j] * p[j]
-        ny += y[j] * y[j]
-        np_ += p[j] * p[j]
-    return dot / (max(math.sqrt(ny), eps) * max(math.sqrt(np_), eps))
+        a = y[j] / my
+        b = p[j] / mp
+        dot += a * b
+        ny += a * a
+        np_ += b * b
+    ny = math.sqrt(ny)
+    np_ = math.sqrt(np_)
+    if my * ny >= eps and mp * np_ >= eps:
+        return dot / (ny * np_)
+    return (dot * my * mp) / (max(my * ny, eps) * max(mp * np_, eps))
 
 
 def _cos_ref(y, p, eps=0.0):  # type: ignore[no-untyped-def]
     p = np.asarray(p, dtype=float)
     t = _one_hot(y, p.shape[1])
-    den = np.maximum(np.linalg.norm(t, axis=1), eps) * np.maximum(np.linalg.norm(p, axis=1), eps)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (t * p).sum(axis=1) / den
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        st = np.abs(t).max(axis=1, keepdims=True)  # scaled: no overflow or underflow of the squares
+        sp = np.abs(p).max(axis=1, keepdims=True)
+        tt = np.where(st > 0, t / np.where(st > 0, st, 1.0), 0.0)
+        pp = np.where(sp > 0, p / np.where(sp > 0, sp, 1.0), 0.0)
+        nt = np.linalg.norm(tt, axis=1) * st[:, 0]
+        np_ = np.linalg.norm(pp, axis=1) * sp[:, 0]
+        floored = (nt < eps) | (np_ < eps) | (nt == 0) | (np_ == 0)
+        plain = (tt * pp).sum(axis=1) / (np.linalg.norm(tt, axis=1) * np.linalg.norm(pp, axis=1))
+        raw = (t * p).sum(axis=1) / (np.maximum(nt, eps) * np.maximum(np_, eps))
+        return np.where(floored, raw, plain)
 
 
 _VECTOR = dict(
@@ -700,14 +722,17 @@ def _tversky_ref(y, p, alpha=0.5, beta=0.5, smooth=0.0, eps=0.0):  # type: ignor
     fp = ((1.0 - t) * p).sum(axis=1)
     fn = (t * (1.0 - p)).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return 1.0 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth + eps)
+        return (alpha * fp + beta * fn + eps) / (tp + alpha * fp + beta * fn + smooth + eps)
 
 
 def _dice_ref(y, p, smooth=0.0, eps=0.0):  # type: ignore[no-untyped-def]
     p = np.asarray(p, dtype=float)
     t = _one_hot(y, p.shape[1])
     with np.errstate(invalid="ignore", divide="ignore"):
-        return 1.0 - (2.0 * (t * p).sum(axis=1) + smooth) / (t.sum(axis=1) + p.sum(axis=1) + smooth + eps)
+        # 1 - (2 I + s) / (T + P + s + eps) = (T + P - 2 I + eps) / (...), with T + P - 2 I formed
+        # as sum t (1 - p) + sum (1 - t) p, so no cancellation near a perfect row.
+        miss = (t * (1.0 - p)).sum(axis=1) + ((1.0 - t) * p).sum(axis=1)
+        return (miss + eps) / (t.sum(axis=1) + p.sum(axis=1) + smooth + eps)
 
 
 @loss(
@@ -759,7 +784,8 @@ def tversky_of(y, p, alpha: float, beta: float, smooth: float, eps: float) -> fl
         tp += y[j] * p[j]
         fp += (1.0 - y[j]) * p[j]
         fn += y[j] * (1.0 - p[j])
-    return 1.0 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth + eps)
+    # 1 - (TP + s) / den = (alpha FP + beta FN + eps) / den: no cancellation near a perfect row.
+    return (alpha * fp + beta * fn + eps) / (tp + alpha * fp + beta * fn + smooth + eps)
 
 
 @loss(

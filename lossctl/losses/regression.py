@@ -327,7 +327,7 @@ def log_cosh(y: float, p: float) -> float:
 def _smooth_l1_ref(y, p, beta):  # type: ignore[no-untyped-def]
     a = np.abs(np.subtract(p, y, dtype=np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(a < beta, 0.5 * a * a / np.where(beta > 0, beta, 1.0), a - 0.5 * beta)
+        return np.where(a < beta, 0.5 * a * (a / np.where(beta > 0, beta, 1.0)), a - 0.5 * beta)
 
 
 @loss(
@@ -357,7 +357,7 @@ def _smooth_l1_ref(y, p, beta):  # type: ignore[no-untyped-def]
 def smooth_l1(y: float, p: float, beta: float) -> float:
     a = abs(p - y)
     if a < beta:
-        return 0.5 * a * a / beta
+        return 0.5 * a * (a / beta)  # a / beta < 1: neither overflows nor underflows early
     return a - 0.5 * beta
 
 
@@ -366,8 +366,8 @@ def _mape_ref(y, p, eps=0.0, percent=0.0):  # type: ignore[no-untyped-def]
     p = np.asarray(p, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         d = np.abs(p - y)
-        d = np.where(np.isinf(d), 2.0 * np.abs(0.5 * p - 0.5 * y), d)  # overflowed: halves do not
-        out = np.where(d == 0, 0.0, d / np.maximum(np.abs(y), eps))
+        half = np.abs(0.5 * p - 0.5 * y) / np.maximum(np.abs(y), eps)  # where the difference overflowed
+        out = np.where(d == 0, 0.0, np.where(np.isinf(d), 2.0 * half, d / np.maximum(np.abs(y), eps)))
     return out * (100.0 if percent else 1.0)
 
 
@@ -408,9 +408,10 @@ def mape(y: float, p: float, eps: float, percent: float) -> float:
     d = abs(p - y)
     if d == 0.0:
         return 0.0
-    if d == math.inf:  # p - y overflowed; halves do not
-        d = 2.0 * abs(0.5 * p - 0.5 * y)
-    out = d / max(abs(y), eps)
+    if d == math.inf:  # p - y overflowed; its half does not
+        out = 2.0 * (abs(0.5 * p - 0.5 * y) / max(abs(y), eps))
+    else:
+        out = d / max(abs(y), eps)
     return out * 100.0 if percent != 0.0 else out
 
 
@@ -423,7 +424,7 @@ def _smape_ref(y, p):  # type: ignore[no-untyped-def]
         y = np.where(big, 0.5 * y, y)
         p = np.where(big, 0.5 * p, p)
         den = np.abs(y) + np.abs(p)
-        return np.where(den == 0, 0.0, 2.0 * np.abs(p - y) / np.where(den == 0, 1.0, den))
+        return np.where(den == 0, 0.0, 2.0 * (np.abs(p - y) / np.where(den == 0, 1.0, den)))
 
 
 @loss(
@@ -447,13 +448,18 @@ def smape(y: float, p: float) -> float:
     if den == 0.0:
         return 0.0
     if den == math.inf:  # the sum overflowed; the halves do not (inputs are finite)
-        return 2.0 * abs(0.5 * p - 0.5 * y) / (0.5 * abs(y) + 0.5 * abs(p))
-    return 2.0 * abs(p - y) / den
+        return 2.0 * (abs(0.5 * p - 0.5 * y) / (0.5 * abs(y) + 0.5 * abs(p)))
+    return 2.0 * (abs(p - y) / den)
 
 
 def _pinball_ref(y, p, quantile):  # type: ignore[no-untyped-def]
-    r = np.subtract(y, p, dtype=np.float64)
-    return np.maximum(quantile * r, (quantile - 1.0) * r)
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = 0.5 * np.asarray(y, dtype=np.float64) - 0.5 * np.asarray(p, dtype=np.float64)
+        r = np.subtract(y, p, dtype=np.float64)
+        r_big = np.isinf(r)
+        h = np.where(r_big, h, r)  # halves only where the difference overflowed
+        scale = np.where(r_big, 2.0, 1.0)
+        return scale * np.where(h >= 0, quantile * h, (quantile - 1.0) * h)
 
 
 @loss(
@@ -484,6 +490,9 @@ def _pinball_ref(y, p, quantile):  # type: ignore[no-untyped-def]
 )
 def pinball(y: float, p: float, quantile: float) -> float:
     r = y - p
+    if abs(r) == math.inf:  # the difference overflowed; its halves do not
+        h = 0.5 * y - 0.5 * p
+        return 2.0 * (quantile * h if h >= 0.0 else (quantile - 1.0) * h)
     return quantile * r if r >= 0.0 else (quantile - 1.0) * r
 
 
@@ -587,6 +596,9 @@ def gamma_half_deviance(y: float, p: float) -> float:
         for k in range(31, 1, -1):  # Horner, from the smallest term
             s = 1.0 / k - d * s
         return d * d * s
+    r = y / p
+    if 1e-300 < r < 1e300:  # the ratio is exact to an ulp: its log loses nothing at any scale
+        return d - math.log(r)
     return (math.log(p) - math.log(y)) + d
 
 
@@ -602,6 +614,9 @@ def poisson_half_deviance(y: float, p: float) -> float:
         for k in range(31, 1, -1):
             s = 1.0 / (k * (k - 1)) - d * s
         return p * (d * d * s)
+    r = y / p
+    if 1e-300 < r < 1e300:
+        return y * math.log(r) - y + p
     return y * (math.log(y) - math.log(p)) - y + p
 
 
@@ -750,7 +765,7 @@ def _gaussian_nll_ref(y, mv, eps=0.0, full=0.0):  # type: ignore[no-untyped-def]
     var = np.maximum(mv[:, 1], eps)
     r = np.asarray(y, dtype=float) - mv[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 0.5 * (np.log(var) + r * r / var) + (HALF_LOG_2PI if full else 0.0)
+        return 0.5 * (np.log(var) + r * (r / var)) + (HALF_LOG_2PI if full else 0.0)
 
 
 @loss(
@@ -796,5 +811,5 @@ def _gaussian_nll_ref(y, mv, eps=0.0, full=0.0):  # type: ignore[no-untyped-def]
 def gaussian_nll(y: float, mv, eps: float, full: float) -> float:  # type: ignore[no-untyped-def]
     var = max(mv[1], eps)
     r = y - mv[0]
-    out = 0.5 * (math.log(var) + r * r / var)
+    out = 0.5 * (math.log(var) + r * (r / var))  # r (r / var): no early overflow of r^2
     return out + HALF_LOG_2PI if full != 0.0 else out
