@@ -283,8 +283,13 @@ def _check_log_rows(arr: np.ndarray, name: str, loss: Loss) -> None:
         )
 
 
+def _one_hot_rows(arr: np.ndarray) -> np.ndarray:
+    """Which rows of a (n, K) label matrix are one-hot."""
+    return np.isin(arr, (0.0, 1.0)).all(axis=1) & (arr.sum(axis=1) == 1.0)
+
+
 def _check_hard_rows(arr: np.ndarray, name: str, loss: Loss) -> None:
-    hard = np.isin(arr, (0.0, 1.0)).all(axis=1) & (arr.sum(axis=1) == 1.0)
+    hard = _one_hot_rows(arr)
     if not hard.all():
         r = int(np.argmin(hard))
         raise InputError(
@@ -444,7 +449,7 @@ def _labels_as_given(conv: Convention, yt: np.ndarray, yp: np.ndarray) -> tuple[
 def _class_of(yt: np.ndarray, lo: Loss, k: int, name: str) -> np.ndarray:
     """The hard class of each row, for class weights: 0/1 for binary, the id for multiclass."""
     if yt.ndim == 2:
-        hard = np.isin(yt, (0.0, 1.0)).all(axis=1) & (yt.sum(axis=1) == 1.0)
+        hard = _one_hot_rows(yt)
         if not hard.all():
             i = int(np.argmin(hard))
             raise InputError(f"{name} at row {i} is not a one-hot row; class weights need hard labels")

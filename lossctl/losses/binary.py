@@ -120,15 +120,39 @@ def _bce_ref(y, p, eps=0.0, log_floor=-math.inf, label_smoothing=0.0):  # type: 
     },
 )
 def bce(y: float, p: float, eps: float, log_floor: float, label_smoothing: float) -> float:
-    if label_smoothing != 0.0:
-        y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    y = smoothed(y, label_smoothing, 2.0)
     if eps > 0.0:
         p = min(max(p, eps), 1.0 - eps)
+    return prob_ce(y, p, log_floor)
+
+
+@jit_helper
+def smoothed(y: float, s: float, k: float) -> float:
+    """A label moved toward the uniform one over k classes: y (1 - s) + s / k."""
+    if s == 0.0:
+        return y
+    return y * (1.0 - s) + s / k
+
+
+@jit_helper
+def prob_ce(y: float, p: float, log_floor: float) -> float:
+    """-(y log p + (1 - y) log(1 - p)), each log floored; a zero coefficient drops its term."""
     out = 0.0
     if y != 0.0:
         out -= y * max(math.log(p), log_floor)
     if y != 1.0:
         out -= (1.0 - y) * max(math.log1p(-p), log_floor)
+    return out
+
+
+@jit_helper
+def logit_ce(y: float, x: float, pos_weight: float) -> float:
+    """pos_weight y softplus(-x) + (1 - y) softplus(x): cross-entropy of the logit x."""
+    out = 0.0
+    if y != 0.0:
+        out += pos_weight * y * softplus(-x)
+    if y != 1.0:
+        out += (1.0 - y) * softplus(x)
     return out
 
 
@@ -192,14 +216,7 @@ def _bce_logits_ref(y, x, pos_weight=1.0, label_smoothing=0.0):  # type: ignore[
     },
 )
 def bce_logits(y: float, x: float, pos_weight: float, label_smoothing: float) -> float:
-    if label_smoothing != 0.0:
-        y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    out = 0.0
-    if y != 0.0:
-        out += pos_weight * y * softplus(-x)
-    if y != 1.0:
-        out += (1.0 - y) * softplus(x)
-    return out
+    return logit_ce(smoothed(y, label_smoothing, 2.0), x, pos_weight)
 
 
 def _signed(y):  # type: ignore[no-untyped-def]
@@ -321,11 +338,7 @@ def _focal_ref(y, p, gamma=2.0, alpha=-1.0):  # type: ignore[no-untyped-def]
     },
 )
 def focal(y: float, p: float, gamma: float, alpha: float) -> float:
-    ce = 0.0
-    if y != 0.0:
-        ce -= y * math.log(p)
-    if y != 1.0:
-        ce -= (1.0 - y) * math.log1p(-p)
+    ce = prob_ce(y, p, -math.inf)
     if ce == 0.0:
         return 0.0
     m = y * (1.0 - p) + (1.0 - y) * p  # 1 - p_t, formed without cancellation
@@ -390,11 +403,7 @@ def _focal_logits_ref(y, x, gamma=2.0, alpha=-1.0):  # type: ignore[no-untyped-d
     },
 )
 def focal_logits(y: float, x: float, gamma: float, alpha: float) -> float:
-    ce = 0.0
-    if y != 0.0:
-        ce += y * softplus(-x)
-    if y != 1.0:
-        ce += (1.0 - y) * softplus(x)
+    ce = logit_ce(y, x, 1.0)
     if ce == 0.0:
         return 0.0
     if gamma == 0.0:

@@ -17,7 +17,7 @@ from lossctl.frameworks import one_hot as _oh
 from lossctl.frameworks import sklearn_metrics as _skm
 from lossctl.frameworks import torch_functional as _F  # noqa: N812
 from lossctl.frameworks import torch_tensor as _tt
-from lossctl.losses.binary import _EPS, _xlogy
+from lossctl.losses.binary import _EPS, _xlogy, smoothed
 from lossctl.registry import (
     CONVEX,
     NONNEGATIVE,
@@ -137,7 +137,7 @@ def cce(y, p, eps: float, label_smoothing: float) -> float:  # type: ignore[no-u
     k = p.shape[0]
     out = 0.0
     for c in range(k):
-        t = y[c] * (1.0 - label_smoothing) + label_smoothing / k if label_smoothing != 0.0 else y[c]
+        t = smoothed(y[c], label_smoothing, k)
         if t != 0.0:
             out -= t * clipped_log(p[c], eps)
     return out
@@ -241,7 +241,7 @@ def softmax_ce(y, x, label_smoothing: float) -> float:  # type: ignore[no-untype
     k = x.shape[0]
     out = 0.0
     for c in range(k):
-        t = y[c] * (1.0 - label_smoothing) + label_smoothing / k if label_smoothing != 0.0 else y[c]
+        t = smoothed(y[c], label_smoothing, k)
         if t != 0.0:
             out += t * ((m - x[c]) + lse_tail)
     return out
@@ -386,6 +386,16 @@ def crammer_singer(c: int, x, margin: float, rival_floor: float) -> float:  # ty
     return m if m > 0.0 else 0.0
 
 
+@jit_helper
+def hard_class(y) -> int:  # type: ignore[no-untyped-def]
+    """The class of a one-hot label row."""
+    c = 0
+    for j in range(y.shape[0]):
+        if y[j] > y[c]:
+            c = j
+    return c
+
+
 @loss(
     name="multiclass_hinge",
     aliases=("crammer_singer", "categorical_hinge", "multiclass_hinge_cs"),
@@ -428,11 +438,7 @@ def crammer_singer(c: int, x, margin: float, rival_floor: float) -> float:  # ty
     },
 )
 def multiclass_hinge(y, x, margin: float, rival_floor: float) -> float:  # type: ignore[no-untyped-def]
-    c = 0
-    for j in range(y.shape[0]):
-        if y[j] > y[c]:
-            c = j
-    return crammer_singer(c, x, margin, rival_floor)
+    return crammer_singer(hard_class(y), x, margin, rival_floor)
 
 
 def _ww_ref(y, x, margin=1.0):  # type: ignore[no-untyped-def]
@@ -491,11 +497,7 @@ def weston_watkins(c: int, x, margin: float) -> float:  # type: ignore[no-untype
     },
 )
 def multiclass_hinge_ww(y, x, margin: float) -> float:  # type: ignore[no-untyped-def]
-    c = 0
-    for j in range(y.shape[0]):
-        if y[j] > y[c]:
-            c = j
-    return weston_watkins(c, x, margin)
+    return weston_watkins(hard_class(y), x, margin)
 
 
 def _cfocal_ref(y, p, gamma=2.0, alpha=1.0):  # type: ignore[no-untyped-def]
