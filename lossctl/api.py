@@ -61,6 +61,13 @@ class EvalResult:
     api: str | None = None  # that framework's function
     label: str = ""  # how a report names this result ("huber", "pinball[quantile=0.9]", "bce (torch)")
     vs_lossctl: float | None = None  # under --compat all: this cost minus lossctl's own
+    extras: dict[str, Any] = field(default_factory=dict)  # analyses a report adds (interval, groups, ...)
+    _y_true: Any = field(default=None, repr=False)  # the rows evaluated, as given (for --top)
+    _y_pred: Any = field(default=None, repr=False)
+    _hits: Any = field(default=None, repr=False)  # per-row correctness of a classifier
+    _count_divisor: bool = field(default=False, repr=False)  # the mean divides by rows, not weights
+    _k: int = field(default=1, repr=False)  # the mean is also divided by K classes
+    _root: bool = field(default=False, repr=False)  # the cost is the root of the mean
 
     @property
     def per_sample(self) -> np.ndarray:
@@ -69,6 +76,56 @@ class EvalResult:
             assert self._compute_per_sample is not None
             self._per_sample = self._compute_per_sample()
         return self._per_sample  # type: ignore[no-any-return]
+
+    def parts(self, rows: Any = None) -> Any:
+        """The cost as :class:`lossctl.stats.Parts`, ``f(sum(v) / sum(d))`` over rows (or over
+        ``rows``, positions in ``per_sample``): what intervals, comparisons and breakdowns use."""
+        from lossctl.stats import Parts
+
+        if self.reduction == "none":
+            raise UsageError("reduction 'none' has no cost; use mean, element_mean or sum")
+        ls = self.per_sample
+        w = self._weights
+        if rows is not None:
+            ls = ls[rows]
+            w = None if w is None else w[rows]
+        v = ls if w is None else w * ls
+        if self.reduction == "sum":
+            d = np.full(ls.shape[0], 1.0 / max(ls.shape[0], 1))  # sum(d) = 1: the ratio is the sum
+        else:
+            d = np.ones(ls.shape[0]) if (w is None or self._count_divisor) else np.asarray(w, dtype=np.float64)
+            if self._k != 1:
+                d = d * self._k
+        return Parts(np.asarray(v, dtype=np.float64), d, self._root)
+
+    def interval(
+        self, level: float = 0.95, method: str = "normal", *, replicates: int | None = None, seed: int = 0
+    ) -> Any:
+        """A confidence interval for the cost (:class:`lossctl.stats.Interval`): "normal" (the
+        delta method with Student's t) or "bootstrap" (seeded percentile bootstrap)."""
+        from lossctl import stats
+
+        if self.nan_policy == "propagate" and self.omitted:
+            return stats.Interval(level, method, math.nan, math.nan, math.nan, note="the cost is NaN (--nan propagate)")
+        return stats.interval(self.parts(), level, method, replicates=replicates or stats.DEFAULT_REPLICATES, seed=seed)
+
+    def tail_shares(self) -> dict[str, float | None]:
+        """The share of the total loss carried by the worst 1% and 10% of rows."""
+        from lossctl import stats
+
+        return stats.tail_shares(self.parts().v if self.reduction != "none" else self.per_sample)
+
+    def worst(self, k: int) -> np.ndarray:
+        """Positions (in ``per_sample``) of the ``k`` largest per-sample losses, largest first."""
+        from lossctl import stats
+
+        return stats.worst_rows(self.per_sample, k)
+
+    def histogram(self, bins: int = 20) -> dict[str, Any]:
+        """Counts of per-sample losses in ``bins`` bins (log-spaced for heavy tails)."""
+        from lossctl import stats
+
+        return stats.histogram(self.per_sample, bins)
 
     def stats(self) -> dict[str, float]:
         """Spread of the per-sample losses (unweighted, except ``std`` which uses the weights)."""
@@ -123,6 +180,7 @@ class EvalResult:
             d["columns"] = dict(self.columns)
         if with_stats:
             d["stats"] = self.stats()
+        d.update(self.extras)
         if self.timings:
             d["timings"] = dict(self.timings)
         return d
@@ -356,18 +414,24 @@ def _check_weights(arr: np.ndarray, name: str) -> None:
         raise InputError(f"{name} at row {i} is {arr[i]:g}; sample weights must be finite and >= 0")
 
 
-def _accuracy(loss: Loss, yt: np.ndarray, yp: np.ndarray, layout: str, w: np.ndarray | None) -> float | None:
-    if loss.task is Task.REGRESSION or loss.pred_columns or yp.shape[0] == 0:
+def _hits(loss: Loss, yt: np.ndarray, yp: np.ndarray, layout: str) -> np.ndarray | None:
+    """Per row, whether a classifier's prediction names the true class (None for regression)."""
+    if loss.task is Task.REGRESSION or loss.pred_columns:
         return None
     if loss.task is Task.BINARY:
         threshold = 0.5 if loss.prediction is Pred.PROBABILITY else 0.0
-        hit = (yp > threshold) == (yt > 0.5)
-    else:
-        truth = yt if layout == "ids" else np.argmax(yt, axis=1)
-        hit = np.argmax(yp, axis=1) == truth
+        return (yp > threshold) == (yt > 0.5)  # type: ignore[no-any-return]
+    truth = yt if layout == "ids" else np.argmax(yt, axis=1)
+    return np.argmax(yp, axis=1) == truth  # type: ignore[no-any-return]
+
+
+def accuracy_of(hits: np.ndarray | None, w: np.ndarray | None) -> float | None:
+    """The (weighted) share of correct rows."""
+    if hits is None or hits.shape[0] == 0:
+        return None
     if w is None:
-        return float(np.mean(hit))
-    return float(np.sum(w * hit) / np.sum(w)) if np.sum(w) > 0 else None
+        return float(np.mean(hits))
+    return float(np.sum(w * hits) / np.sum(w)) if np.sum(w) > 0 else None
 
 
 def _convention(lo: Loss, framework: str) -> Convention:
@@ -556,6 +620,7 @@ def evaluate(
         kept = np.flatnonzero(selected)
         yt, yp = yt[kept], yp[kept]
         w = None if w is None else w[kept]
+    given_true, given_pred = yt, yp
     if conv is not None:
         dtype = compat_dtype or conv.dtype or FRAMEWORK_DTYPE[compat]
         if dtype not in ("float32", "float64"):
@@ -610,6 +675,7 @@ def evaluate(
         )
     divisor: float | None = None
     cost: float | None = None
+    by_count = False
     if reduction in ("mean", "element_mean"):
         by_count = w is not None and conv is not None and _divides_by_count(conv, compat, sample_weight is not None)
         divisor = float(n) if by_count else wsum
@@ -626,6 +692,7 @@ def evaluate(
     if nan == "propagate" and omitted:
         cost = None if cost is None else math.nan
         total = math.nan
+    hits = _hits(target, yt, yp, layout)
     return EvalResult(
         loss=lo.name,
         params=pvals,
@@ -636,7 +703,7 @@ def evaluate(
         weight_sum=wsum,
         weighted=w is not None,
         divisor=divisor,
-        accuracy=_accuracy(target, yt, yp, layout, w),
+        accuracy=accuracy_of(hits, w),
         timings={"validate": t1 - t0, "jit": t2 - t1, "compute": t3 - t2},
         columns={k2: v for k2, v in names.items()},
         _per_sample=out,
@@ -648,6 +715,12 @@ def evaluate(
         kept=kept,
         compat=compat,
         api=conv.api if conv is not None else None,
+        _y_true=given_true,
+        _y_pred=given_pred,
+        _hits=hits,
+        _count_divisor=by_count,
+        _k=k if reduction == "element_mean" or (conv is not None and conv.per_element) else 1,
+        _root=lo.cost == "sqrt_mean",
     )
 
 

@@ -32,6 +32,9 @@ class EvalReport:
     unmatched_dropped: tuple[int, int] = (0, 0)  # prediction and label rows without a partner key
     compat: str | None = None  # --compat: a framework, "all", or None
     skipped: dict[str, str] = field(default_factory=dict)  # "loss/framework" -> why it was not computed
+    where: list[str] = field(default_factory=list)  # --where filters applied, and the rows they kept
+    overfitting: list[dict[str, Any]] = field(default_factory=list)  # train vs held-out gaps
+    warnings: list[str] = field(default_factory=list)  # classic mistakes spotted in the inputs
 
     def to_dict(self, with_stats: bool = True) -> dict[str, Any]:
         from lossctl import __version__
@@ -52,10 +55,16 @@ class EvalReport:
                 "predictions": self.unmatched_dropped[0],
                 "labels": self.unmatched_dropped[1],
             }
+        if self.where:
+            d["input"]["where"] = list(self.where)
         if self.compat is not None:
             d["compat"] = self.compat
         if self.skipped:
             d["skipped"] = dict(self.skipped)
+        if self.overfitting:
+            d["overfitting"] = list(self.overfitting)
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
         if self.fail_above is not None:
             d["gate"] = {"fail_above": self.fail_above, "failed": list(self.failed), "passed": not self.failed}
         return d
@@ -220,6 +229,16 @@ def evaluate_files(
     compat: str | None = None,
     class_weight: Any = None,
     ignore_index: int | None = None,
+    where: Sequence[str] = (),
+    group_by: Sequence[str] = (),
+    ci: float | None = None,
+    ci_method: str = "normal",
+    seed: int = 0,
+    replicates: int | None = None,
+    top: int = 0,
+    histogram: bool = False,
+    warn: bool = True,
+    row_key: str | None = None,
 ) -> EvalReport:
     """Read ``predictions`` (and ``labels``), evaluate each loss and return the report.
 
@@ -229,8 +248,29 @@ def evaluate_files(
     cost alone. ``compat`` is a framework name (every loss computed as it does), "all" (lossctl's
     own value and one result per framework that has the loss, with the difference), or None.
     ``class_weight`` and ``ignore_index`` are passed to :func:`lossctl.evaluate`.
+
+    Analyses (they need per-sample losses, so they turn ``keep_per_sample`` on): ``where``
+    ("col=value[,value...]" or "col!=value") keeps the matching rows; ``group_by`` (column names;
+    "a,b" groups by both) adds the cost, n, interval and accuracy per group, and a train versus
+    held-out verdict where a column holds both; ``ci`` adds a confidence interval to every cost
+    (``ci_method`` "normal" or "bootstrap", with ``seed`` and ``replicates``); ``top`` lists the
+    worst rows; ``histogram`` adds the per-sample histogram; ``warn`` checks for classic mistakes.
+    ``row_key`` names a column of a single file to carry as the row id (``lossctl compare --key``).
     """
+    from lossctl import stats
+
     runs, skipped = plan_runs(losses, params, compat)
+    if ci is not None:
+        stats.check_level(ci)
+        stats.check_method(ci_method)
+    if top < 0:
+        raise UsageError(f"--top {top} must be a number of rows >= 0")
+    filters = [_parse_where(w) for w in where]
+    groupings = [[c.strip() for c in g.split(",") if c.strip()] for g in group_by]
+    if any(not g for g in groupings):
+        raise UsageError("--group-by needs a column name")
+    if filters or groupings or ci is not None or top or histogram:
+        keep_per_sample = True
     t0 = time.perf_counter()
     dropped_p = dropped_l = 0
     if labels is not None and labels == predictions and labels != "-":
@@ -251,13 +291,22 @@ def evaluate_files(
     kcol = key
     need_p = [c for _, _, pc in plan for c in pc] + ([wcol] if wcol else [])
     need_l = [c for _, tc, _ in plan for c in tc]
+    # Columns of --where and --group-by, read as text from whichever file has them.
+    extra: dict[str, str] = {}
+    for name in [c for c, _, _ in filters] + [c for g in groupings for c in g]:
+        extra[name] = _find_extra(name, ptab, ltab if labels else None)
+    text_p = [c for c in extra.values() if c in ptab.columns]
+    text_l = [c for c in extra.values() if c not in ptab.columns]
+    if row_key and not labels:
+        kcol = io.find_column(ptab, row_key, "key")
+        text_p.insert(0, kcol)
     if labels:
         # Without --key, a shared id column is read too (in the same pass) to check the row order.
         shared = None if key else _shared_id(ptab, ltab)
         kp = [io.find_column(ptab, key, "key")] if key else ([shared[0]] if shared else [])
         kl = [io.find_column(ltab, key, "key")] if key else ([shared[1]] if shared else [])
-        io.read_columns(ptab, kp + need_p, numeric=need_p)
-        io.read_columns(ltab, kl + need_l, numeric=need_l)
+        io.read_columns(ptab, kp + text_p + need_p, numeric=need_p)
+        io.read_columns(ltab, kl + text_l + need_l, numeric=need_l)
         if key:
             frame, dropped_p, dropped_l = _join_on_key(ptab, ltab, key, unmatched)
             kcol = kp[0]
@@ -275,7 +324,11 @@ def evaluate_files(
             frame = pd.concat([ptab.frame.reset_index(drop=True), right.reset_index(drop=True)], axis=1)
         table = io.Table(predictions, ptab.format, list(frame.columns), frame)
     else:
-        table = io.read_columns(ptab, need_l + need_p, numeric=need_l + need_p)
+        table = io.read_columns(ptab, text_p + need_l + need_p, numeric=need_l + need_p)
+    row_numbers = None
+    applied: list[str] = []
+    if filters:
+        table, row_numbers, applied = _apply_where(table, filters, extra)
     t1 = time.perf_counter()
 
     def label_col(c: str) -> str:
@@ -327,8 +380,21 @@ def evaluate_files(
     failed = []
     if fail_above is not None:
         failed = [r.label or r.loss for r in results if r.cost is not None and not r.cost <= fail_above]
-    row_ids = table.frame[kcol].to_numpy() if kcol else None
-    return EvalReport(
+    row_ids = table.frame[kcol].to_numpy() if kcol else row_numbers
+    overfitting = _analyse(
+        results,
+        table,
+        row_ids,
+        {"+".join(g): [extra[c] for c in g] for g in groupings},
+        ci=ci,
+        ci_method=ci_method,
+        seed=seed,
+        replicates=replicates,
+        top=top,
+        histogram=histogram,
+    )
+    warnings = _warnings(runs, results) if warn else []
+    report = EvalReport(
         predictions=predictions,
         labels=labels,
         format=ptab.format,
@@ -342,4 +408,223 @@ def evaluate_files(
         unmatched_dropped=(dropped_p, dropped_l),
         compat=compat,
         skipped=skipped,
+        where=applied,
+        overfitting=overfitting,
+        warnings=warnings,
     )
+    return report
+
+
+# --- rows kept, groups and analyses -----------------------------------------------------------
+
+
+def _parse_where(text: str) -> tuple[str, bool, list[str]]:
+    """'split=validation' or 'split=validation,test' or 'split!=train' -> (column, keep, values)."""
+    negate = "!=" in text
+    col, sep, values = text.partition("!=" if negate else "=")
+    col = col.strip()
+    vals = [v.strip() for v in values.split(",")]
+    if not sep or not col or not any(vals):
+        raise UsageError(
+            f"--where '{text}' is not COL=VALUE (or COL=V1,V2, or COL!=VALUE); e.g. --where split=validation"
+        )
+    return col, not negate, vals
+
+
+def _find_extra(name: str, ptab: io.Table, ltab: io.Table | None) -> str:
+    found = io._lookup(ptab.columns, name)
+    if found is None and ltab is not None:
+        found = io._lookup(ltab.columns, name)
+    if found is None:
+        columns = list(ptab.columns) + ([c for c in ltab.columns if c not in ptab.columns] if ltab else [])
+        raise io._missing("grouping/filter", name, ptab.source, columns)
+    return found
+
+
+def _group_text(series: Any) -> Any:
+    """Group values as text: 3, 3.0 and "3" are one group; missing values are '(missing)'."""
+    return _key_text(series).fillna("(missing)")
+
+
+def _apply_where(table: io.Table, filters: list[tuple[str, bool, list[str]]], extra: Mapping[str, str]) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    frame = table.frame
+    mask = np.ones(len(frame), dtype=bool)
+    applied = []
+    for col, keep, values in filters:
+        have = _group_text(frame[extra[col]])
+        wanted = set(_group_text(pd.Series(values, dtype=object)))
+        hit = have.isin(wanted).to_numpy()
+        if keep and not hit.any():
+            seen = ", ".join(sorted(set(have))[:12])
+            raise InputError(f"--where {col}={','.join(values)} matches no row; values of '{col}': {seen}")
+        mask &= hit if keep else ~hit
+        applied.append(f"{col}{'=' if keep else '!='}{','.join(values)}")
+    if not mask.any():
+        raise InputError(f"no row passes every --where filter ({'; '.join(applied)})")
+    rows = np.flatnonzero(mask)
+    kept = io.Table(table.source, table.format, table.columns, frame.iloc[rows].reset_index(drop=True))
+    applied.append(f"{len(rows)} of {len(frame)} rows")
+    return kept, rows, applied
+
+
+def _row_positions(r: EvalResult) -> Any:
+    """For each per-sample loss of ``r``, its row in the evaluated table."""
+    import numpy as np
+
+    return r.kept if r.kept is not None else np.arange(r.n)
+
+
+def _show_value(yt: Any, yp: Any) -> tuple[str, str]:
+    import numpy as np
+
+    if np.ndim(yp) == 0:
+        return f"{float(yt):.6g}" if np.ndim(yt) == 0 else _vector(yt), f"{float(yp):.6g}"
+    yp = np.asarray(yp, dtype=np.float64)
+    if np.ndim(yt) == 0:
+        t = int(yt) if float(yt).is_integer() and 0 <= yt < yp.shape[0] else None
+        true_text = f"{float(yt):.6g}"
+    else:
+        t = int(np.argmax(yt))
+        true_text = _vector(yt)
+    a = int(np.argmax(yp))
+    pred = f"argmax {a} ({yp[a]:.4g})"
+    if t is not None and t != a:
+        pred += f"; class {t}: {yp[t]:.4g}"
+    return true_text, pred
+
+
+def _vector(x: Any) -> str:
+    return "[" + ", ".join(f"{float(v):.4g}" for v in list(x)[:6]) + (", ..." if len(x) > 6 else "") + "]"
+
+
+def _analyse(
+    results: list[EvalResult],
+    table: io.Table,
+    row_ids: Any,
+    groupings: Mapping[str, list[str]],
+    *,
+    ci: float | None,
+    ci_method: str,
+    seed: int,
+    replicates: int | None,
+    top: int,
+    histogram: bool,
+) -> list[dict[str, Any]]:
+    """Attach intervals, tail shares, worst rows, histograms and group breakdowns to each result
+    (in ``r.extras``); return the train versus held-out verdicts."""
+    import numpy as np
+
+    from lossctl import stats
+    from lossctl.api import accuracy_of
+
+    level = ci if ci is not None else 0.95
+    reps = replicates or stats.DEFAULT_REPLICATES
+    group_codes = {}
+    for name, cols in groupings.items():
+        text = _group_text(table.frame[cols[0]])
+        for c in cols[1:]:
+            text = text + " | " + _group_text(table.frame[c])
+        group_codes[name] = text.to_numpy()
+    verdicts: list[dict[str, Any]] = []
+    for r in results:
+        if r.reduction == "none" or r._per_sample is None and r._compute_per_sample is None:
+            continue
+        propagated = r.nan_policy == "propagate" and bool(r.omitted)
+        if ci is not None:
+            r.extras["ci"] = r.interval(ci, ci_method, replicates=reps, seed=seed).to_dict()
+        if not propagated:
+            r.extras["worst_share"] = r.tail_shares()
+        if histogram:
+            r.extras["histogram"] = r.histogram()
+        positions = _row_positions(r)
+        if top:
+            ls = r.per_sample
+            v = r.parts().v
+            total = float(np.sum(v))
+            rows = []
+            for j in r.worst(top):
+                i = int(positions[j])
+                yt_text, yp_text = _show_value(r._y_true[j], r._y_pred[j])
+                rid = row_ids[i] if row_ids is not None else i
+                rows.append(
+                    {
+                        "row": rid.item() if hasattr(rid, "item") else rid,
+                        "y_true": yt_text,
+                        "y_pred": yp_text,
+                        "loss": float(ls[j]),
+                        "share": float(v[j]) / total if total > 0 and np.isfinite(total) and v[j] >= 0 else None,
+                    }
+                )
+            r.extras["top"] = rows
+        if not group_codes:
+            continue
+        groups_out: dict[str, list[dict[str, Any]]] = {}
+        for name, codes in group_codes.items():
+            labels = codes[positions]
+            order = sorted(set(labels), key=_natural_order)
+            parts_of: dict[str, Any] = {}
+            rows_out = []
+            for g in order:
+                sel = np.flatnonzero(labels == g)
+                p = r.parts(sel)
+                parts_of[g] = p
+                row: dict[str, Any] = {
+                    "group": g,
+                    "n": int(sel.shape[0]),
+                    "cost": float("nan") if propagated else p.cost(),
+                }
+                # Every group gets an interval (at --ci, else 95%): a group's n alone hides how
+                # uncertain its cost is.
+                iv = stats.interval(p, level, ci_method, replicates=reps, seed=seed) if not propagated else None
+                row["ci"] = iv.to_dict() if iv is not None else None
+                if r._hits is not None:
+                    w = None if r._weights is None else r._weights[sel]
+                    row["accuracy"] = accuracy_of(r._hits[sel], w)
+                rows_out.append(row)
+            groups_out[name] = rows_out
+            pair = stats.split_pair(order) if len(groupings[name]) == 1 else None
+            if pair is not None and not propagated:
+                train, held = pair
+                gap = stats.group_gap(parts_of[train], parts_of[held], level, ci_method, replicates=reps, seed=seed)
+                tc, hc = parts_of[train].cost(), parts_of[held].cost()
+                verdicts.append(
+                    {
+                        "loss": r.label or r.loss,
+                        "column": name,
+                        "train": train,
+                        "held_out": held,
+                        "train_cost": tc,
+                        "held_out_cost": hc,
+                        **gap.to_dict(),
+                        "verdict": stats.overfitting_verdict(train, held, gap, tc, hc),
+                    }
+                )
+        r.extras["groups"] = groups_out
+    return verdicts
+
+
+def _natural_order(text: str) -> tuple[Any, ...]:
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def _warnings(runs: Sequence[tuple[Loss, Any, str | None, str]], results: list[EvalResult]) -> list[str]:
+    """Classic mistakes, once per loss (from lossctl's own result, not framework variants)."""
+    from lossctl import advice
+
+    out: list[str] = []
+    seen: set[str] = set()
+    for (lo, _, fw, _), r in zip(runs, results, strict=True):
+        if fw is not None or lo.name in seen or r._y_true is None:
+            continue
+        seen.add(lo.name)
+        ps = r._per_sample
+        for text in advice.eval_warnings(lo, r._y_true, r._y_pred, ps, r._weights):
+            if text not in out:
+                out.append(text)
+    return out

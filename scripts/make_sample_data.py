@@ -4,6 +4,8 @@ The files hold real predictions from small scikit-learn models fitted on
 datasets bundled with scikit-learn itself (no network access is needed):
 
 * ``regression.{csv,parquet}``: Ridge regression on ``load_diabetes``.
+* ``regression_gbm.csv``: gradient-boosted trees on the same rows and split, a second model to
+  compare with the first (it fits its training rows far better than new ones: it overfits).
 * ``binary.{csv,parquet}``: logistic regression on ``load_breast_cancer``.
 * ``multiclass.{csv,parquet}``: softmax logistic regression on ``load_digits``.
 * ``binary_preds.csv`` / ``binary_labels.csv``: the binary predictions and
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error
 from sklearn.model_selection import train_test_split
@@ -87,6 +90,30 @@ def make_regression() -> pd.DataFrame:
     y_pred = model.predict(X)
     report(
         "regression",
+        "mse",
+        {
+            "train": mean_squared_error(y[train], y_pred[train]),
+            "validation": mean_squared_error(y[val], y_pred[val]),
+        },
+    )
+    return pd.DataFrame(
+        {
+            "id": np.arange(len(y), dtype=np.int64),
+            "split": split_column(len(y), val),
+            "y_true": y.astype(np.float64),
+            "y_pred": y_pred.astype(np.float64),
+        }
+    )
+
+
+def make_regression_gbm() -> pd.DataFrame:
+    """Gradient-boosted trees on the diabetes dataset, same split as the Ridge model."""
+    X, y = load_diabetes(return_X_y=True)
+    train, val = split_indices(y, stratify=False)
+    model = GradientBoostingRegressor(n_estimators=300, max_depth=4, random_state=RANDOM_STATE)
+    y_pred = model.fit(X[train], y[train]).predict(X)
+    report(
+        "gbm",
         "mse",
         {
             "train": mean_squared_error(y[train], y_pred[train]),
@@ -163,6 +190,7 @@ def main() -> None:
     """Fit all models and write every sample file."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     write_frame(make_regression(), "regression")
+    write_frame(make_regression_gbm(), "regression_gbm", parquet=False)
 
     binary = make_binary()
     write_frame(binary, "binary")

@@ -1,0 +1,520 @@
+"""What a single mean does not say: intervals, paired comparisons, group gaps, worst rows, spread.
+
+Every cost lossctl reports is a ratio of two sums over the rows, ``R = sum(v) / sum(d)``, with
+``v = w * loss`` and ``d = w`` (or 1 when a framework divides by the row count; times K for an
+element mean), possibly followed by a square root (rmse, rmsle). :class:`Parts` holds those two
+columns, and everything here works on them, so weights, class weights, framework divisors and
+root costs are handled once:
+
+- a normal-approximation interval from the ratio's linearisation (the delta method), with the
+  Student t quantile; for an unweighted mean this is the textbook ``mean +- t s / sqrt(n)``;
+- a seeded percentile bootstrap in a parallel numba kernel (its own counter-based generator, so
+  the result depends on the seed only, never on the thread count);
+- paired comparisons of several models on the same rows (difference, interval, t-test or
+  bootstrap test, win share) and independent-group gaps (train versus validation).
+
+NumPy is imported here; numba only when a bootstrap runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from lossctl.errors import UsageError
+
+CI_METHODS = ("normal", "bootstrap")
+DEFAULT_REPLICATES = 1000
+TAIL_FRACTIONS = (0.01, 0.10)
+
+
+@dataclass
+class Parts:
+    """A cost as ``f(sum(v) / sum(d))`` over rows; ``f`` is the square root when ``root``."""
+
+    v: np.ndarray
+    d: np.ndarray
+    root: bool = False
+
+    @property
+    def n(self) -> int:
+        return int(self.v.shape[0])
+
+    def ratio(self) -> float:
+        den = float(np.sum(self.d))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return float(np.sum(self.v)) / den if den != 0 else math.nan
+
+    def cost(self) -> float:
+        return _f(self.ratio(), self.root)
+
+    def subset(self, rows: Any) -> Parts:
+        return Parts(self.v[rows], self.d[rows], self.root)
+
+    def influence(self) -> np.ndarray:
+        """Each row's first-order effect on the cost (the delta method's linearisation)."""
+        r, den = self.ratio(), float(np.sum(self.d))
+        lin = (self.v - r * self.d) / den
+        if self.root:
+            lin = lin / (2.0 * math.sqrt(r)) if r > 0 else np.zeros_like(lin)
+        return lin
+
+
+def _f(r: float, root: bool) -> float:
+    if not root or math.isnan(r):
+        return r
+    return math.sqrt(max(r, 0.0))
+
+
+@dataclass
+class Interval:
+    """A confidence interval for a cost (or a difference of costs)."""
+
+    level: float
+    method: str
+    low: float
+    high: float
+    se: float
+    replicates: int | None = None
+    seed: int | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"level": self.level, "method": self.method, "low": self.low, "high": self.high}
+        d["se"] = self.se
+        if self.replicates is not None:
+            d["replicates"] = self.replicates
+            d["seed"] = self.seed
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+def check_level(level: float) -> float:
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise UsageError(f"confidence level {level!r} must be between 0 and 1 (e.g. 0.95)")
+    return float(level)
+
+
+def check_method(method: str) -> str:
+    if method not in CI_METHODS:
+        raise UsageError(f"interval method '{method}' is not one of {', '.join(CI_METHODS)}")
+    return method
+
+
+# --- Student's t, without SciPy ----------------------------------------------------------------
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularised incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10_000):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _log_inv_beta(a: float, b: float) -> float:
+    """log(Gamma(a + b) / (Gamma(a) Gamma(b))). For Student's t (one argument 1/2, the other
+    large) the lgamma difference cancels badly, so the asymptotic series of
+    log Gamma(c + 1/2) - log Gamma(c) is used instead."""
+    c = a if b == 0.5 else (b if a == 0.5 else 0.0)
+    if c > 1e3:
+        series = 0.5 * math.log(c) - 1 / (8 * c) + 1 / (192 * c**3) - 1 / (640 * c**5) + 17 / (14336 * c**7)
+        return series - math.lgamma(0.5)
+    return math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+
+
+def betainc(a: float, b: float, x: float, y: float | None = None) -> float:
+    """The regularised incomplete beta function I_x(a, b); ``y`` is 1 - x when the caller has it
+    without rounding (for x near 1)."""
+    y = 1.0 - x if y is None else y
+    if x <= 0.0:
+        return 0.0
+    if y <= 0.0:
+        return 1.0
+    log_x = math.log(x) if x < 0.5 else math.log1p(-y)
+    log_y = math.log(y) if y < 0.5 else math.log1p(-x)
+    log_front = _log_inv_beta(a, b) + a * log_x + b * log_y
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, y) / b
+
+
+def t_sf(t: float, df: float) -> float:
+    """P(T > t) for Student's t with ``df`` degrees of freedom (normal beyond 1e7)."""
+    if math.isnan(t):
+        return math.nan
+    if math.isinf(t):
+        return 0.0 if t > 0 else 1.0
+    if df > 1e7:
+        return NormalDist().cdf(-t)
+    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t), t * t / (df + t * t))
+    return tail if t > 0 else 1.0 - tail
+
+
+def t_ppf(q: float, df: float) -> float:
+    """The ``q`` quantile of Student's t (bisection on :func:`t_sf`, to full precision)."""
+    if df > 1e7:
+        return NormalDist().inv_cdf(q)
+    if q == 0.5:
+        return 0.0
+    if q < 0.5:
+        return -t_ppf(1.0 - q, df)
+    lo, hi = 0.0, 1.0
+    while t_sf(hi, df) > 1.0 - q:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if t_sf(mid, df) > 1.0 - q:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-15 * hi:
+            break
+    return 0.5 * (lo + hi)
+
+
+# --- intervals ----------------------------------------------------------------------------------
+
+
+def _se(lin: np.ndarray) -> float:
+    n = lin.shape[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.sqrt(float(np.sum(lin * lin)) * n / (n - 1))
+
+
+def _undefined(parts: Parts, level: float, method: str) -> Interval | None:
+    cost = parts.cost()
+    if parts.n < 2:
+        return Interval(level, method, math.nan, math.nan, math.nan, note="an interval needs at least 2 rows")
+    if not math.isfinite(cost) or not np.isfinite(parts.v).all():
+        return Interval(level, method, cost, cost, math.nan, note="no interval: a per-sample loss is not finite")
+    return None
+
+
+def interval(
+    parts: Parts,
+    level: float = 0.95,
+    method: str = "normal",
+    *,
+    replicates: int = DEFAULT_REPLICATES,
+    seed: int = 0,
+) -> Interval:
+    """A ``level`` confidence interval for ``parts.cost()``.
+
+    "normal": ratio +- t(n-1) * se from the delta method; for root costs the ratio's interval is
+    mapped through the square root (so it stays >= 0). "bootstrap": the percentile interval of
+    ``replicates`` seeded resamples of the rows.
+    """
+    level, method = check_level(level), check_method(method)
+    bad = _undefined(parts, level, method)
+    if bad is not None:
+        return bad
+    if method == "bootstrap":
+        costs = bootstrap_costs([parts], replicates, seed)[:, 0]
+        low, high = _percentiles(costs, level)
+        return Interval(level, method, low, high, float(np.std(costs, ddof=1)), replicates, seed)
+    r = parts.ratio()
+    plain = Parts(parts.v, parts.d, False)
+    se_r = _se(plain.influence())
+    half = t_ppf(0.5 + level / 2.0, parts.n - 1) * se_r
+    low, high = _f(r - half, parts.root), _f(r + half, parts.root)
+    se = _se(parts.influence()) if parts.root else se_r
+    return Interval(level, method, low, high, se)
+
+
+def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(values, [a, 1.0 - a])
+    return float(lo), float(hi)
+
+
+def _check_replicates(replicates: int) -> int:
+    if not (isinstance(replicates, int) and 100 <= replicates <= 1_000_000):
+        raise UsageError(f"bootstrap replicates {replicates!r} must be a whole number from 100 to 1000000")
+    return replicates
+
+
+def bootstrap_costs(models: Sequence[Parts], replicates: int, seed: int) -> np.ndarray:
+    """(replicates, m) costs of m models on the same resampled rows (the rows are paired).
+
+    Every model shares the first model's denominators ``d``. The generator is counter-based
+    (replicate b has its own stream from (seed, b)), so the answer does not depend on threads.
+    """
+    from lossctl import _bootstrap
+
+    replicates = _check_replicates(replicates)
+    if not (isinstance(seed, int) and 0 <= seed < 2**63):
+        raise UsageError(f"seed {seed!r} must be a whole number from 0 to 2**63 - 1")
+    v = np.ascontiguousarray(np.vstack([p.v for p in models]), dtype=np.float64)
+    d = np.ascontiguousarray(models[0].d, dtype=np.float64)
+    sums_v = np.empty((replicates, len(models)), dtype=np.float64)
+    sums_d = np.empty(replicates, dtype=np.float64)
+    _bootstrap.resampled_sums(v, d, np.uint64(seed), sums_v, sums_d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = sums_v / sums_d[:, None]
+    for j, p in enumerate(models):
+        if p.root:
+            ratios[:, j] = np.sqrt(np.maximum(ratios[:, j], 0.0))
+    return ratios
+
+
+# --- comparing models on the same rows -------------------------------------------------------
+
+
+@dataclass
+class PairedDiff:
+    """Candidate minus baseline on the same rows: > 0 means the candidate's cost is higher."""
+
+    diff: float
+    interval: Interval
+    p_value: float
+    test: str  # "paired t-test" or "paired bootstrap"
+    n: int
+    better: int  # rows where the candidate's loss is lower
+    worse: int
+    ties: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "diff": self.diff,
+            "ci": self.interval.to_dict(),
+            "p_value": self.p_value,
+            "test": self.test,
+            "n": self.n,
+            "rows_better": self.better,
+            "rows_worse": self.worse,
+            "rows_tied": self.ties,
+            "win_share": self.better / self.n if self.n else None,
+        }
+
+
+def paired(
+    baseline: Parts,
+    candidate: Parts,
+    losses: tuple[np.ndarray, np.ndarray],
+    level: float = 0.95,
+    method: str = "normal",
+    *,
+    replicates: int = DEFAULT_REPLICATES,
+    seed: int = 0,
+) -> PairedDiff:
+    """Compare two models' costs on the same rows (same denominators). ``losses`` are the two
+    per-sample loss columns, for the win share."""
+    level, method = check_level(level), check_method(method)
+    n = baseline.n
+    la, lb = losses
+    better, worse = int(np.sum(lb < la)), int(np.sum(lb > la))
+    ties = n - better - worse
+    diff = candidate.cost() - baseline.cost()
+    both = Parts(np.concatenate([baseline.v, candidate.v]), np.concatenate([baseline.d, candidate.d]))
+    bad = _undefined(both, level, method) if n >= 2 else _undefined(baseline, level, method)
+    if bad is not None:
+        bad.low = bad.high = diff
+        return PairedDiff(diff, bad, math.nan, "none", n, better, worse, ties)
+    if method == "bootstrap":
+        costs = bootstrap_costs([baseline, candidate], replicates, seed)
+        diffs = costs[:, 1] - costs[:, 0]
+        low, high = _percentiles(diffs, level)
+        # Two-sided: twice the smaller share of replicates on either side of zero (+1 smoothing).
+        side = min(int(np.sum(diffs <= 0)), int(np.sum(diffs >= 0)))
+        p = min(1.0, 2.0 * (side + 1) / (replicates + 1))
+        iv = Interval(level, method, low, high, float(np.std(diffs, ddof=1)), replicates, seed)
+        return PairedDiff(diff, iv, p, "paired bootstrap", n, better, worse, ties)
+    se = _se(candidate.influence() - baseline.influence())
+    df = n - 1
+    if se == 0.0:
+        p = 1.0 if diff == 0 else 0.0
+    else:
+        p = min(1.0, 2.0 * t_sf(abs(diff) / se, df))
+    half = t_ppf(0.5 + level / 2.0, df) * se
+    return PairedDiff(
+        diff, Interval(level, method, diff - half, diff + half, se), p, "paired t-test", n, better, worse, ties
+    )
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment: p-values that hold for several comparisons at once."""
+    order = sorted(range(len(p_values)), key=lambda i: (math.isnan(p_values[i]), p_values[i]))
+    out = [math.nan] * len(p_values)
+    running = 0.0
+    m = len(p_values)
+    for rank, i in enumerate(order):
+        p = p_values[i]
+        if math.isnan(p):
+            continue
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+@dataclass
+class GroupGap:
+    """The cost of one group minus another's (independent rows), e.g. validation minus train."""
+
+    gap: float
+    ratio: float
+    interval: Interval
+    p_value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"gap": self.gap, "ratio": self.ratio, "ci": self.interval.to_dict(), "p_value": self.p_value}
+
+
+def group_gap(
+    first: Parts,
+    second: Parts,
+    level: float = 0.95,
+    method: str = "normal",
+    *,
+    replicates: int = DEFAULT_REPLICATES,
+    seed: int = 0,
+) -> GroupGap:
+    """``second.cost() - first.cost()`` for two independent sets of rows, with its interval and a
+    two-sided p-value (Welch's t with Satterthwaite's degrees of freedom, or a bootstrap that
+    resamples each group on its own)."""
+    level, method = check_level(level), check_method(method)
+    a, b = first.cost(), second.cost()
+    gap = b - a
+    ratio = b / a if a not in (0.0,) and math.isfinite(a) and math.isfinite(b) else math.nan
+    for p in (first, second):
+        bad = _undefined(p, level, method)
+        if bad is not None:
+            bad.low = bad.high = gap
+            return GroupGap(gap, ratio, bad, math.nan)
+    if method == "bootstrap":
+        ra = bootstrap_costs([first], replicates, seed)[:, 0]
+        rb = bootstrap_costs([second], replicates, seed + 1)[:, 0]
+        diffs = rb - ra
+        low, high = _percentiles(diffs, level)
+        side = min(int(np.sum(diffs <= 0)), int(np.sum(diffs >= 0)))
+        p = min(1.0, 2.0 * (side + 1) / (replicates + 1))
+        return GroupGap(
+            gap, ratio, Interval(level, method, low, high, float(np.std(diffs, ddof=1)), replicates, seed), p
+        )
+    sa, sb = _se(first.influence()), _se(second.influence())
+    se = math.sqrt(sa * sa + sb * sb)
+    if se == 0.0:
+        return GroupGap(gap, ratio, Interval(level, method, gap, gap, 0.0), 1.0 if gap == 0 else 0.0)
+    df = se**4 / (sa**4 / (first.n - 1) + sb**4 / (second.n - 1))
+    half = t_ppf(0.5 + level / 2.0, df) * se
+    p = min(1.0, 2.0 * t_sf(abs(gap) / se, df))
+    return GroupGap(gap, ratio, Interval(level, method, gap - half, gap + half, se), p)
+
+
+# --- where the loss comes from --------------------------------------------------------------
+
+
+def tail_shares(v: np.ndarray, fractions: Sequence[float] = TAIL_FRACTIONS) -> dict[str, float | None]:
+    """The share of the total loss carried by the worst ``f`` of rows, per fraction ("1%": 0.42).
+
+    None when a share has no meaning: some contributions are negative or not finite, or the
+    total is 0.
+    """
+    keys = [f"{100 * f:g}%" for f in fractions]
+    n = v.shape[0]
+    if n == 0 or not np.isfinite(v).all() or (v < 0).any():
+        return dict.fromkeys(keys)
+    total = float(np.sum(v))
+    if total <= 0:
+        return dict.fromkeys(keys)
+    out: dict[str, float | None] = {}
+    for key, f in zip(keys, fractions, strict=True):
+        m = max(1, math.ceil(f * n))
+        top = np.partition(v, n - m)[n - m :] if m < n else v
+        out[key] = min(1.0, float(np.sum(top)) / total)
+    return out
+
+
+def worst_rows(losses: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest losses, largest first (NaN last; ties in row order)."""
+    n = losses.shape[0]
+    k = min(k, n)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    key = np.where(np.isnan(losses), -np.inf, losses)
+    order = np.argsort(-key, kind="stable")
+    return order[:k]
+
+
+def histogram(values: np.ndarray, bins: int = 20) -> dict[str, Any]:
+    """Counts of per-sample losses in ``bins`` bins: log-spaced when the positive values span more
+    than three decades (losses are often heavy-tailed), with exact zeros counted apart."""
+    finite = values[np.isfinite(values)]
+    out: dict[str, Any] = {"n": int(values.shape[0]), "nonfinite": int(values.shape[0] - finite.shape[0])}
+    if finite.shape[0] == 0:
+        out.update(scale="linear", edges=[], counts=[], zeros=0)
+        return out
+    lo, hi = float(finite.min()), float(finite.max())
+    positive = finite[finite > 0]
+    if lo >= 0 and positive.shape[0] and hi / float(positive.min()) > 1e3:
+        zeros = int(finite.shape[0] - positive.shape[0])
+        edges = np.geomspace(float(positive.min()), hi, bins + 1)
+        counts, edges = np.histogram(positive, bins=edges)
+        out.update(scale="log", edges=edges.tolist(), counts=counts.tolist(), zeros=zeros)
+        return out
+    if lo == hi:
+        edges = np.array([lo, hi])
+        counts = np.array([finite.shape[0]])
+    else:
+        counts, edges = np.histogram(finite, bins=bins, range=(lo, hi))
+    out.update(scale="linear", edges=edges.tolist(), counts=counts.tolist(), zeros=0)
+    return out
+
+
+# --- train / validation ------------------------------------------------------------------------
+
+TRAIN_NAMES = ("train", "training", "trn")
+HELD_OUT_NAMES = ("validation", "valid", "val", "dev", "test", "holdout", "eval", "evaluation")
+
+
+def split_pair(groups: Sequence[str]) -> tuple[str, str] | None:
+    """(train group, held-out group) among a column's values, when it holds both."""
+    lower = {g.strip().lower(): g for g in groups}
+    train = next((lower[x] for x in TRAIN_NAMES if x in lower), None)
+    held = next((lower[x] for x in HELD_OUT_NAMES if x in lower), None)
+    return (train, held) if train is not None and held is not None else None
+
+
+def overfitting_verdict(train: str, held: str, gap: GroupGap, train_cost: float, held_cost: float) -> str:
+    """One sentence on what a train / held-out gap says."""
+    iv = gap.interval
+    ci = f"{iv.level:.0%} CI [{iv.low:.4g}, {iv.high:.4g}]"
+    if math.isnan(gap.p_value):
+        return f"{held} minus {train} is {gap.gap:+.4g}; no interval ({iv.note})"
+    significant = iv.low > 0 or iv.high < 0
+    if not significant:
+        return (
+            f"no significant gap: {held} {held_cost:.4g} vs {train} {train_cost:.4g} "
+            f"(gap {gap.gap:+.4g}, {ci}); no sign of overfitting at this sample size"
+        )
+    if gap.gap > 0:
+        times = f"{gap.ratio:.2f}x" if math.isfinite(gap.ratio) else "far above"
+        strength = (
+            "strong" if (math.isfinite(gap.ratio) and gap.ratio >= 1.5) or not math.isfinite(gap.ratio) else "mild"
+        )
+        return (
+            f"{strength} overfitting: {held} cost {held_cost:.4g} is {times} the {train} cost {train_cost:.4g} "
+            f"(gap {gap.gap:+.4g}, {ci}, p={gap.p_value:.2g}); the model fits its training rows better than new ones"
+        )
+    return (
+        f"{held} cost {held_cost:.4g} is below {train} {train_cost:.4g} (gap {gap.gap:+.4g}, {ci}): unusual; "
+        "check for leakage between the splits, or train-time noise (dropout, augmentation) in the train numbers"
+    )
