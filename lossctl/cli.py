@@ -65,6 +65,11 @@ class Compat(StrEnum):
     all = "all"
 
 
+class CiMethod(StrEnum):
+    normal = "normal"
+    bootstrap = "bootstrap"
+
+
 def parse_class_weights(text: str) -> list[float] | dict[int, float]:
     """'0.2,0.8' (one weight per class) or '1=5,3=2' (class=weight; the others 1)."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
@@ -94,6 +99,35 @@ FormatOpt = Annotated[
     typer.Option("--format", "-f", help="Output format. Default: table on a terminal, json otherwise."),
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the full traceback on errors.")]
+LabelsOpt = Annotated[
+    str | None, typer.Option("--labels", help="A separate file of labels, row-aligned or joined with --key.")
+]
+KeyOpt = Annotated[str | None, typer.Option("--key", help="Column joining --labels to the predictions.")]
+YTrueOpt = Annotated[
+    str | None,
+    typer.Option("--y-true", help="Label column (default: y_true, label, target, ...); a glob for one-hot."),
+]
+YPredOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--y-pred", help="Prediction column (default by loss: y_pred, logit, ...); a glob like 'p_*' for K classes."
+    ),
+]
+WeightOpt = Annotated[str | None, typer.Option("--weight", help="Sample-weight column: cost = sum(w l) / sum(w).")]
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option("--where", help="Keep only rows where COL=VALUE (COL=V1,V2 or COL!=VALUE); repeat to combine."),
+]
+CiOpt = Annotated[
+    float | None,
+    typer.Option("--ci", help="Add a confidence interval at this level (e.g. 0.95) to every cost."),
+]
+CiMethodOpt = Annotated[
+    CiMethod,
+    typer.Option("--ci-method", help="normal (delta method with Student's t) or bootstrap (seeded percentile)."),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap (the same seed, the same answer).")]
+ReplicatesOpt = Annotated[int, typer.Option("--replicates", min=100, max=1_000_000, help="Bootstrap resamples.")]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -225,27 +259,15 @@ def eval_cmd(
     file: Annotated[str, typer.Argument(help="Predictions file (CSV, TSV or Parquet); '-' reads CSV from stdin.")],
     loss: LossOpt,
     param: ParamOpt = None,
-    labels: Annotated[
-        str | None, typer.Option("--labels", help="A separate file of labels, row-aligned or joined with --key.")
-    ] = None,
-    key: Annotated[str | None, typer.Option("--key", help="Column joining --labels to the predictions.")] = None,
+    labels: LabelsOpt = None,
+    key: KeyOpt = None,
     unmatched: Annotated[
         Unmatched,
         typer.Option("--unmatched", help="Keys found on one side only: error (default) or drop them (inner join)."),
     ] = Unmatched.error,
-    y_true: Annotated[
-        str | None,
-        typer.Option("--y-true", help="Label column (default: y_true, label, target, ...); a glob for one-hot."),
-    ] = None,
-    y_pred: Annotated[
-        str | None,
-        typer.Option(
-            "--y-pred", help="Prediction column (default by loss: y_pred, logit, ...); a glob like 'p_*' for K classes."
-        ),
-    ] = None,
-    weight: Annotated[
-        str | None, typer.Option("--weight", help="Sample-weight column: cost = sum(w l) / sum(w).")
-    ] = None,
+    y_true: YTrueOpt = None,
+    y_pred: YPredOpt = None,
+    weight: WeightOpt = None,
     reduction: Annotated[
         Reduction,
         typer.Option(
@@ -288,6 +310,26 @@ def eval_cmd(
             help="Report the spread of per-sample losses (std, quantiles); --no-stats computes the cost alone.",
         ),
     ] = True,
+    where: WhereOpt = None,
+    group_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group-by",
+            help="Cost, n, interval (and accuracy) per value of this column (repeatable; 'a,b' groups by both). "
+            "A split column with train and validation/test rows also gets an overfitting verdict.",
+        ),
+    ] = None,
+    ci: CiOpt = None,
+    ci_method: CiMethodOpt = CiMethod.normal,
+    seed: SeedOpt = 0,
+    replicates: ReplicatesOpt = 1000,
+    top: Annotated[
+        int, typer.Option("--top", min=0, help="List the K worst rows (key, inputs, loss, share of the total).")
+    ] = 0,
+    hist: Annotated[bool, typer.Option("--hist", help="Draw a histogram of per-sample losses.")] = False,
+    warnings: Annotated[
+        bool, typer.Option("--warnings/--no-warnings", help="Warn (on stderr) about classic mistakes in the inputs.")
+    ] = True,
     fmt: FormatOpt = None,
     fail_above: Annotated[
         float | None, typer.Option("--fail-above", help="Exit 1 when a cost exceeds this value (a CI gate).")
@@ -299,8 +341,14 @@ def eval_cmd(
     from lossctl.pipeline import evaluate_files
     from lossctl.registry import param_sets_for, parse_loss_list
 
-    if fail_above is not None and reduction is Reduction.none:
-        raise UsageError("--fail-above gates on the cost, which --reduction none does not compute; use mean or sum")
+    if reduction is Reduction.none:
+        for flag, given in (
+            ("--fail-above", fail_above is not None),
+            ("--ci", ci is not None),
+            ("--group-by", group_by),
+        ):
+            if given:
+                raise UsageError(f"{flag} needs the cost, which --reduction none does not compute; use mean or sum")
     losses = parse_loss_list(loss)
     params = param_sets_for(losses, param or [])
     if per_sample and per_sample != "-":
@@ -323,7 +371,18 @@ def eval_cmd(
         compat=compat.value if compat is not None else None,
         class_weight=parse_class_weights(class_weight) if class_weight else None,
         ignore_index=ignore_index,
+        where=where or [],
+        group_by=group_by or [],
+        ci=ci,
+        ci_method=ci_method.value,
+        seed=seed,
+        replicates=replicates,
+        top=top,
+        histogram=hist,
+        warn=warnings,
     )
+    for text in report.warnings:
+        typer.echo(f"lossctl: warning: {text}", err=True)
     # The file first: if it cannot be written, stdout must not already hold a normal-looking report.
     if per_sample and per_sample != "-":
         write_frame(report.per_sample_frame(), per_sample)
@@ -353,6 +412,95 @@ def _refuse_overwriting_inputs(output: str, inputs: list[str]) -> None:
             same = os.path.samefile(src, output)
         if same:
             raise UsageError(f"--per-sample '{output}' is one of the inputs; lossctl never overwrites its input")
+
+
+@app.command("compare")
+@_boundary
+def compare_cmd(
+    files: Annotated[
+        list[str], typer.Argument(help="Prediction files: the baseline first, then one or more candidates.")
+    ],
+    loss: LossOpt,
+    param: ParamOpt = None,
+    labels: LabelsOpt = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Match rows across files by this column (default: by position).")
+    ] = None,
+    y_true: YTrueOpt = None,
+    y_pred: YPredOpt = None,
+    weight: WeightOpt = None,
+    nan: Annotated[
+        NanPolicy, typer.Option("--nan", help="Rows with NaN: error (default), omit (in any model), propagate.")
+    ] = NanPolicy.error,
+    where: WhereOpt = None,
+    ci: Annotated[float, typer.Option("--ci", help="Confidence level of the intervals and tests.")] = 0.95,
+    ci_method: Annotated[
+        CiMethod,
+        typer.Option("--ci-method", help="normal (paired t-test, delta method) or bootstrap (paired bootstrap)."),
+    ] = CiMethod.normal,
+    seed: SeedOpt = 0,
+    replicates: ReplicatesOpt = 1000,
+    fail_if_worse: Annotated[
+        bool,
+        typer.Option("--fail-if-worse", help="Exit 1 when a candidate is significantly worse than the baseline."),
+    ] = False,
+    fmt: FormatOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Compare models on the same rows: each cost, the paired difference, a test, the rows won."""
+    from lossctl import render
+    from lossctl.compare import compare_files
+    from lossctl.registry import param_sets_for, parse_loss_list
+
+    losses = parse_loss_list(loss)
+    params = param_sets_for(losses, param or [])
+    report = compare_files(
+        files,
+        losses,
+        params,
+        labels=labels,
+        key=key,
+        y_true=y_true,
+        y_pred=y_pred,
+        weight=weight,
+        nan=nan.value,
+        where=where or [],
+        level=ci,
+        method=ci_method.value,
+        seed=seed,
+        replicates=replicates,
+        fail_if_worse=fail_if_worse,
+    )
+    render.COMPARE_RENDERERS[_default_format(fmt)](report.to_dict(), sys.stdout)
+    sys.stdout.flush()
+    if report.failed:
+        typer.echo(f"lossctl: gate failed: significantly worse than the baseline: {'; '.join(report.failed)}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("recommend")
+@_boundary
+def recommend_cmd(
+    file: Annotated[str, typer.Argument(help="A file of labels and (optionally) predictions; '-' reads stdin.")],
+    labels: LabelsOpt = None,
+    key: KeyOpt = None,
+    y_true: YTrueOpt = None,
+    y_pred: Annotated[
+        str | None,
+        typer.Option(
+            "--y-pred", help="Prediction column(s) to inspect (default: the first of p_*, logit_*, y_pred, ...)."
+        ),
+    ] = None,
+    where: WhereOpt = None,
+    fmt: FormatOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Which loss fits this data, and why: the task, the predictions, imbalance, outliers, skew."""
+    from lossctl import render
+    from lossctl.pipeline import recommend_file
+
+    report = recommend_file(file, labels=labels, key=key, y_true=y_true, y_pred=y_pred, where=where or [])
+    render.ADVICE_RENDERERS[_default_format(fmt)](report.to_dict(), sys.stdout)
 
 
 @app.command("list")

@@ -167,6 +167,44 @@ def _check_ids_agree(preds: io.Table, labels: io.Table, pc: str, lc: str) -> Non
         )
 
 
+def _load(
+    ptab: io.Table,
+    ltab: io.Table | None,
+    key: str | None,
+    unmatched: str,
+    text_p: list[str],
+    text_l: list[str],
+    need_p: list[str],
+    need_l: list[str],
+) -> tuple[io.Table, str | None, int, int]:
+    """Read the columns in use (``need_*`` as numbers, ``text_*`` as text) and put the labels
+    beside the predictions: joined on ``key``, or row by row. Returns (table, key column,
+    prediction rows dropped, label rows dropped)."""
+    if ltab is None:
+        return io.read_columns(ptab, text_p + need_l + need_p, numeric=need_l + need_p), None, 0, 0
+    # Without --key, a shared id column is read too (in the same pass) to check the row order.
+    shared = None if key else _shared_id(ptab, ltab)
+    kp = [io.find_column(ptab, key, "key")] if key else ([shared[0]] if shared else [])
+    kl = [io.find_column(ltab, key, "key")] if key else ([shared[1]] if shared else [])
+    io.read_columns(ptab, kp + text_p + need_p, numeric=need_p)
+    io.read_columns(ltab, kl + text_l + need_l, numeric=need_l)
+    if key:
+        frame, dropped_p, dropped_l = _join_on_key(ptab, ltab, key, unmatched)
+        return io.Table(ptab.source, ptab.format, list(frame.columns), frame), kp[0], dropped_p, dropped_l
+    if ptab.rows != ltab.rows:
+        raise InputError(
+            f"'{ptab.source}' has {ptab.rows} rows but '{ltab.source}' has {ltab.rows}; "
+            "they must be aligned row by row, or joined with --key COL"
+        )
+    if shared:
+        _check_ids_agree(ptab, ltab, *shared)
+    import pandas as pd
+
+    right = ltab.frame.rename(columns=lambda c: c + "__labels" if c in ptab.frame.columns else c)
+    frame = pd.concat([ptab.frame.reset_index(drop=True), right.reset_index(drop=True)], axis=1)
+    return io.Table(ptab.source, ptab.format, list(frame.columns), frame), None, 0, 0
+
+
 def plan_runs(
     losses: Sequence[Loss],
     params: Mapping[str, Any],
@@ -272,7 +310,6 @@ def evaluate_files(
     if filters or groupings or ci is not None or top or histogram:
         keep_per_sample = True
     t0 = time.perf_counter()
-    dropped_p = dropped_l = 0
     if labels is not None and labels == predictions and labels != "-":
         labels = None
     if predictions == "-" and labels == "-":
@@ -288,7 +325,6 @@ def evaluate_files(
         tcols = io.find_label_columns(lo, ltab, y_true)
         plan.append((lo, tcols, pcols))
     wcol = io.find_column(ptab, weight, "weight") if weight else None
-    kcol = key
     need_p = [c for _, _, pc in plan for c in pc] + ([wcol] if wcol else [])
     need_l = [c for _, tc, _ in plan for c in tc]
     # Columns of --where and --group-by, read as text from whichever file has them.
@@ -298,33 +334,11 @@ def evaluate_files(
     text_p = [c for c in extra.values() if c in ptab.columns]
     text_l = [c for c in extra.values() if c not in ptab.columns]
     if row_key and not labels:
-        kcol = io.find_column(ptab, row_key, "key")
-        text_p.insert(0, kcol)
-    if labels:
-        # Without --key, a shared id column is read too (in the same pass) to check the row order.
-        shared = None if key else _shared_id(ptab, ltab)
-        kp = [io.find_column(ptab, key, "key")] if key else ([shared[0]] if shared else [])
-        kl = [io.find_column(ltab, key, "key")] if key else ([shared[1]] if shared else [])
-        io.read_columns(ptab, kp + text_p + need_p, numeric=need_p)
-        io.read_columns(ltab, kl + text_l + need_l, numeric=need_l)
-        if key:
-            frame, dropped_p, dropped_l = _join_on_key(ptab, ltab, key, unmatched)
-            kcol = kp[0]
-        else:
-            if ptab.rows != ltab.rows:
-                raise InputError(
-                    f"'{predictions}' has {ptab.rows} rows but '{labels}' has {ltab.rows}; "
-                    "they must be aligned row by row, or joined with --key COL"
-                )
-            if shared:
-                _check_ids_agree(ptab, ltab, *shared)
-            import pandas as pd
-
-            right = ltab.frame.rename(columns=lambda c: c + "__labels" if c in ptab.frame.columns else c)
-            frame = pd.concat([ptab.frame.reset_index(drop=True), right.reset_index(drop=True)], axis=1)
-        table = io.Table(predictions, ptab.format, list(frame.columns), frame)
-    else:
-        table = io.read_columns(ptab, text_p + need_l + need_p, numeric=need_l + need_p)
+        text_p.insert(0, io.find_column(ptab, row_key, "key"))
+    table, kcol, dropped_p, dropped_l = _load(
+        ptab, ltab if labels else None, key, unmatched, text_p, text_l, need_p, need_l
+    )
+    kcol = kcol or (text_p[0] if row_key and not labels else None)
     row_numbers = None
     applied: list[str] = []
     if filters:
@@ -466,7 +480,7 @@ def _apply_where(table: io.Table, filters: list[tuple[str, bool, list[str]]], ex
         raise InputError(f"no row passes every --where filter ({'; '.join(applied)})")
     rows = np.flatnonzero(mask)
     kept = io.Table(table.source, table.format, table.columns, frame.iloc[rows].reset_index(drop=True))
-    applied.append(f"{len(rows)} of {len(frame)} rows")
+    applied.append(f"kept {len(rows)} of {len(frame)} rows")
     return kept, rows, applied
 
 
@@ -628,3 +642,132 @@ def _warnings(runs: Sequence[tuple[Loss, Any, str | None, str]], results: list[E
             if text not in out:
                 out.append(text)
     return out
+
+
+# --- recommend ---------------------------------------------------------------------------------
+
+
+@dataclass
+class AdviceReport:
+    """``lossctl recommend``: the input, the columns inspected, and the recommendation."""
+
+    predictions: str
+    labels: str | None
+    rows: int
+    columns: dict[str, str]
+    recommendation: Any  # advice.Recommendation
+    other_predictions: list[str] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        from lossctl import __version__
+
+        d: dict[str, Any] = {
+            "lossctl": __version__,
+            "input": {
+                "predictions": self.predictions,
+                "labels": self.labels,
+                "rows": self.rows,
+                "columns": dict(self.columns),
+            },
+        }
+        if self.where:
+            d["input"]["where"] = list(self.where)
+        if self.other_predictions:
+            d["input"]["other_predictions"] = list(self.other_predictions)
+        d.update(self.recommendation.to_dict())
+        return d
+
+
+def _prediction_candidates(table: io.Table) -> list[list[str]]:
+    """Every set of prediction columns a file offers, in the order they are tried: class
+    columns (p_*, logit_*, ...), then single columns by name."""
+    cols = table.columns
+    found: list[list[str]] = []
+    for globs in io.CLASS_GLOBS.values():
+        for pattern in globs:
+            group = io._glob(cols, pattern)
+            if len(group) >= 2 and group not in found:
+                found.append(group)
+    names = list(io.GENERIC_PRED_NAMES) + [n for tiers in io.PRED_NAME_TIERS.values() for t in tiers for n in t]
+    for name in names:
+        one = io._lookup(cols, name)
+        if one is not None and [one] not in found:
+            found.append([one])
+    return found
+
+
+def _as_option(columns: list[str]) -> str:
+    """How --y-pred names these columns: the column, or a glob for a run of class columns."""
+    if len(columns) == 1:
+        return columns[0]
+    stem = columns[0].rstrip("0123456789")
+    return stem + "*" if all(c.startswith(stem) for c in columns) else ",".join(columns)
+
+
+def recommend_file(
+    predictions: str,
+    *,
+    labels: str | None = None,
+    key: str | None = None,
+    unmatched: str = "error",
+    y_true: str | None = None,
+    y_pred: str | None = None,
+    where: Sequence[str] = (),
+) -> AdviceReport:
+    """Read the label column(s) and one set of prediction columns (``y_pred``, or the first of
+    p_*, logit_*, ..., y_pred, prob, logit, score found) and ask :func:`lossctl.advice.recommend`.
+    Without any prediction column the advice comes from the labels alone."""
+    from lossctl import advice
+
+    if labels is not None and labels == predictions and labels != "-":
+        labels = None
+    ptab = io.open_table(predictions)
+    ltab = io.open_table(labels) if labels else ptab
+    if key and not labels:
+        raise UsageError("--key joins a --labels file to the predictions; give --labels FILE too")
+    if y_true:
+        tcols = io._given_columns(ltab, y_true, "--y-true", "label")
+    else:
+        one = io._pick(ltab.columns, io.LABEL_NAMES, "label", ltab.source)
+        tcols = [one] if one else []
+        for pattern in () if one else io.LABEL_GLOBS:
+            group = io._glob(ltab.columns, pattern)
+            if len(group) >= 2:
+                tcols = group
+                break
+        if not tcols:
+            raise InputError(
+                f"no label column in '{ltab.source}' (looked for {', '.join(io.LABEL_NAMES)}); "
+                f"name it with --y-true COL. Its columns: {', '.join(ltab.columns)}"
+            )
+    candidates = [io._given_columns(ptab, y_pred, "--y-pred", "prediction")] if y_pred else _prediction_candidates(ptab)
+    candidates = [c for c in candidates if not (set(c) & set(tcols))]
+    pcols = candidates[0] if candidates else []
+    filters = [_parse_where(w) for w in where]
+    extra = {c: _find_extra(c, ptab, ltab if labels else None) for c, _, _ in filters}
+    text_p = [c for c in extra.values() if c in ptab.columns]
+    text_l = [c for c in extra.values() if c not in ptab.columns]
+    table, _, _, _ = _load(ptab, ltab if labels else None, key, unmatched, text_p, text_l, pcols, tcols)
+    applied: list[str] = []
+    if filters:
+        table, _, applied = _apply_where(table, filters, extra)
+
+    def label_col(c: str) -> str:
+        return c + "__labels" if labels and c in ptab.columns and c + "__labels" in table.columns else c
+
+    yt = io.numeric_matrix(table, [label_col(c) for c in tcols])
+    yp = io.numeric_matrix(table, pcols) if pcols else None
+    rec = advice.recommend(yt, yp)
+    columns = {"y_true": io.describe_columns(tcols)}
+    if pcols:
+        columns["y_pred"] = io.describe_columns(pcols)
+    return AdviceReport(
+        predictions=predictions,
+        labels=labels,
+        rows=table.rows,
+        columns=columns,
+        recommendation=rec,
+        other_predictions=[_as_option(c) for c in candidates[1:]],
+        where=applied,
+    )

@@ -46,6 +46,7 @@ def params_text(params: dict[str, float]) -> str:
 def summary_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     """One flat row per loss: the shared shape of the CSV and Markdown renderers."""
     rows = []
+    grouped = any(r.get("groups") for r in d["results"])
     for r in d["results"]:
         row = {
             "loss": r.get("label", r["loss"]),
@@ -59,9 +60,33 @@ def summary_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
             "vs_lossctl": r.get("vs_lossctl"),
             "accuracy": r.get("accuracy"),
         }
+        if any("ci" in x for x in d["results"]):
+            row.update({"ci_low": (r.get("ci") or {}).get("low"), "ci_high": (r.get("ci") or {}).get("high")})
+        if any("worst_share" in x for x in d["results"]):
+            share = r.get("worst_share") or {}
+            row.update({"worst_1pct_share": share.get("1%"), "worst_10pct_share": share.get("10%")})
         row.update({k: r.get("stats", {}).get(k) for k in STAT_ORDER})
         row.update({f"{k}_s": r.get("timings", {}).get(k) for k in ("validate", "jit", "compute")})
+        if grouped:
+            row = {"group": "", **row}
         rows.append(row)
+        for column, groups in (r.get("groups") or {}).items():
+            for g in groups:
+                sub = dict.fromkeys(row)
+                iv = g.get("ci") or {}
+                sub.update(
+                    group=f"{column}={g['group']}",
+                    loss=row["loss"],
+                    compat=row["compat"],
+                    params=row["params"],
+                    n=g["n"],
+                    reduction=row["reduction"],
+                    cost=g["cost"],
+                    accuracy=g.get("accuracy"),
+                )
+                if "ci_low" in sub:
+                    sub.update(ci_low=iv.get("low"), ci_high=iv.get("high"))
+                rows.append(sub)
     return rows
 
 
@@ -110,6 +135,8 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
     inp = d["input"]
     src = inp["predictions"] + (f" + {inp['labels']}" if inp.get("labels") else "")
     console.print(f"[bold]{src}[/] · {inp['rows']} rows")
+    if inp.get("where"):
+        console.print(f"[dim]--where {'; '.join(inp['where'])}[/]")
     lines: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("columns", lambda r: f"{r['columns'].get('y_true', '')} vs {r['columns'].get('y_pred', '')}"),
         ("n", lambda r: str(r["n"])),
@@ -125,8 +152,14 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
         lines.append(("ignored (--ignore-index)", lambda r: str(r.get("ignored", 0))))
     if any(r.get("omitted") for r in d["results"]):
         lines.append(("omitted (--nan)", lambda r: str(r.get("omitted", 0))))
+    if any(r.get("ci") for r in d["results"]):
+        level = next(r["ci"]["level"] for r in d["results"] if r.get("ci"))
+        lines.append((f"{level:.0%} CI ({_ci_method(d)})", lambda r: ci_text(r.get("ci"))))
     if any(r.get("accuracy") is not None for r in d["results"]):
         lines.append(("accuracy", lambda r: fmt(r.get("accuracy"), 6)))
+    if any(r.get("worst_share") for r in d["results"]):
+        lines.append(("worst 1% carry", lambda r: pct((r.get("worst_share") or {}).get("1%"))))
+        lines.append(("worst 10% carry", lambda r: pct((r.get("worst_share") or {}).get("10%"))))
     if any(r.get("stats") for r in d["results"]):
         lines += [(k, lambda r, k=k: fmt(r.get("stats", {}).get(k))) for k in STAT_ORDER]
     # As many losses per table as fit the width, so no number is ever wrapped or cut.
@@ -144,6 +177,7 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
         console.print(summary)
     for what, why in d.get("skipped", {}).items():
         console.print(f"[dim]{what}: not computed: {why}[/]")
+    _print_analyses(console, d)
     if "gate" in d:
         g = d["gate"]
         verdict = "[green]passed[/]" if g["passed"] else f"[red]failed[/] ({', '.join(g['failed'])})"
@@ -161,6 +195,97 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
         timing.add_row("rows/s", fmt(t["rows_per_s"], 4), "")
     console.print()
     console.print(timing)
+
+
+def pct(x: Any) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def ci_text(ci: dict[str, Any] | None) -> str:
+    if not ci:
+        return "-"
+    if ci.get("note") and not (math.isfinite(ci["low"]) and math.isfinite(ci["high"]) and ci["low"] != ci["high"]):
+        return "-"
+    return f"[{ci['low']:.6g}, {ci['high']:.6g}]"
+
+
+def _ci_method(d: dict[str, Any]) -> str:
+    ci = next((r["ci"] for r in d["results"] if r.get("ci")), {})
+    if ci.get("method") == "bootstrap":
+        return f"bootstrap, {ci.get('replicates')} resamples, seed {ci.get('seed')}"
+    return "t"
+
+
+BLOCKS = " ▏▎▍▌▋▊▉█"
+
+
+def bar(count: int, top: int, width: int = 40) -> str:
+    """A horizontal bar of ``count`` out of ``top`` in ``width`` characters (eighths of a block)."""
+    if top <= 0 or count <= 0:
+        return ""
+    eighths = max(1, round(8 * width * count / top))
+    return "█" * (eighths // 8) + (BLOCKS[eighths % 8] if eighths % 8 else "")
+
+
+def histogram_lines(h: dict[str, Any], width: int = 40) -> list[str]:
+    """A histogram as text lines: bin range, bar, count (readable without colour)."""
+    edges, counts = h.get("edges", []), h.get("counts", [])
+    labels = [
+        f"[{fmt(a, 4)}, {fmt(b, 4)}{']' if i == len(counts) - 1 else ')'}"
+        for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+    ]
+    rows = list(zip(labels, counts, strict=True))
+    if h.get("zeros"):
+        rows.insert(0, ("0", h["zeros"]))
+    if h.get("nonfinite"):
+        rows.append(("inf/nan", h["nonfinite"]))
+    top = max((c for _, c in rows), default=0)
+    lw = max((len(lbl) for lbl, _ in rows), default=0)
+    cw = len(str(top))
+    return [f"{lbl:>{lw}} {bar(c, top, width):<{width}} {c:>{cw}}" for lbl, c in rows]
+
+
+def _print_analyses(console: Any, d: dict[str, Any]) -> None:
+    """Group breakdowns, train/held-out verdicts, worst rows and histograms under the summary."""
+    from rich.table import Table
+
+    for r in d["results"]:
+        name = r.get("label", r["loss"])
+        for column, groups in (r.get("groups") or {}).items():
+            t = Table(title=f"{name} by {column}", show_edge=False, title_justify="left")
+            t.add_column(column, no_wrap=True)
+            t.add_column("n", justify="right")
+            t.add_column("cost", justify="right")
+            level = next((g["ci"]["level"] for g in groups if g.get("ci")), 0.95)
+            t.add_column(f"{level:.0%} CI", justify="right", no_wrap=True)
+            acc = any(g.get("accuracy") is not None for g in groups)
+            if acc:
+                t.add_column("accuracy", justify="right")
+            for g in groups:
+                cells = [str(g["group"]), str(g["n"]), fmt(g["cost"], 6), ci_text(g.get("ci"))]
+                if acc:
+                    cells.append(fmt(g.get("accuracy")))
+                t.add_row(*cells)
+            console.print()
+            console.print(t)
+        if r.get("top"):
+            t = Table(title=f"{name}: worst {len(r['top'])} rows", show_edge=False, title_justify="left")
+            for head in ("row", "y_true", "y_pred", "loss", "share of total"):
+                t.add_column(head, justify="left" if head in ("y_pred",) else "right", no_wrap=True)
+            for row in r["top"]:
+                t.add_row(str(row["row"]), row["y_true"], row["y_pred"], fmt(row["loss"]), pct(row.get("share")))
+            console.print()
+            console.print(t)
+        if r.get("histogram"):
+            h = r["histogram"]
+            scale = "log-spaced bins" if h.get("scale") == "log" else "linear bins"
+            console.print()
+            console.print(f"[bold]{name}[/]: per-sample losses ({h['n']} rows, {scale})")
+            for line in histogram_lines(h):
+                console.print(line, markup=False)
+    for v in d.get("overfitting", []):
+        console.print()
+        console.print(f"[bold]{v['loss']}[/] {v['column']}: {v['verdict']}", markup=True)
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any], TextIO], None]] = {
@@ -302,4 +427,181 @@ BENCH_RENDERERS: dict[str, Callable[[dict[str, Any], TextIO], None]] = {
     "json": bench_to_json,
     "csv": bench_to_csv,
     "markdown": bench_to_markdown,
+}
+
+
+# --- model comparisons --------------------------------------------------------------------------
+
+
+def compare_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per (loss, model): the shape of the CSV and Markdown renderers."""
+    rows = []
+    for c in d["comparisons"]:
+        diffs = {x["candidate"]: x for x in c["diffs"]}
+        for m in c["models"]:
+            x = diffs.get(m["name"], {})
+            rows.append(
+                {
+                    "loss": c["loss"],
+                    "rank": m["rank"],
+                    "model": m["name"],
+                    "n": c["n"],
+                    "cost": m["cost"],
+                    "ci_low": m["ci"]["low"],
+                    "ci_high": m["ci"]["high"],
+                    "accuracy": m.get("accuracy"),
+                    "diff": x.get("diff"),
+                    "diff_low": (x.get("ci") or {}).get("low"),
+                    "diff_high": (x.get("ci") or {}).get("high"),
+                    "p_value": x.get("p_value"),
+                    "p_holm": x.get("p_holm"),
+                    "win_share": x.get("win_share"),
+                    "significant": x.get("significant"),
+                }
+            )
+    return rows
+
+
+def compare_to_table(d: dict[str, Any], out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 10_000)
+    inp = d["input"]
+    how = f"matched on {inp['key']}" if inp.get("key") else "matched by position"
+    console.print(f"[bold]{len(inp['predictions'])} models[/] · {inp['rows']} rows compared ({how})")
+    if inp.get("where"):
+        console.print(f"[dim]--where {'; '.join(inp['where'])}[/]")
+    for f, u in inp.get("unmatched", {}).items():
+        extra = f"; {u['without_label']} without a label" if u.get("without_label") else ""
+        shown = ", ".join(map(str, u.get("examples", [])))
+        console.print(f"[yellow]{f}: {u['rows']} rows not in every file, left out (e.g. {shown}){extra}[/]")
+    for c in d["comparisons"]:
+        holm = any(x.get("p_holm") is not None for x in c["diffs"])
+        t = Table(title=f"{c['loss']} ({c['method']}, {c['level']:.0%})", show_edge=False, title_justify="left")
+        for head in ("rank", "model", "cost", "CI", "accuracy", "vs baseline", "diff CI", "p", "rows better"):
+            if head == "accuracy" and not any(m.get("accuracy") is not None for m in c["models"]):
+                continue
+            t.add_column(
+                head + (" (Holm)" if head == "p" and holm else ""),
+                justify="left" if head == "model" else "right",
+                no_wrap=True,
+            )
+        diffs = {x["candidate"]: x for x in c["diffs"]}
+        for m in c["models"]:
+            x = diffs.get(m["name"])
+            cells = [str(m["rank"]), m["name"], fmt(m["cost"]), ci_text(m["ci"])]
+            if any(mm.get("accuracy") is not None for mm in c["models"]):
+                cells.append(fmt(m.get("accuracy")))
+            if x is None:
+                cells += ["baseline", "", "", ""]
+            else:
+                p = x["p_holm"] if x.get("p_holm") is not None else x["p_value"]
+                cells += [_signed(x["diff"]), ci_text(x["ci"]), fmt(p, 2), pct(x.get("win_share"))]
+            t.add_row(*cells, style="bold" if m["rank"] == 1 else None)
+        console.print()
+        console.print(t)
+        for v in c["verdicts"]:
+            console.print(v, markup=False)
+    if "gate" in d:
+        g = d["gate"]
+        verdict = "[green]passed[/]" if g["passed"] else f"[red]failed[/] ({'; '.join(g['failed'])})"
+        console.print(f"gate --fail-if-worse: {verdict}")
+
+
+def compare_to_csv(d: dict[str, Any], out: TextIO) -> None:
+    rows = compare_rows(d)
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["loss"], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+def compare_to_markdown(d: dict[str, Any], out: TextIO) -> None:
+    rows = compare_rows(d)
+    if rows:
+        header = list(rows[0])
+        out.write(_md_table(header, [[fmt(r[k]) for k in header] for r in rows]))
+    for c in d["comparisons"]:
+        for v in c["verdicts"]:
+            out.write(f"\n- {v}")
+    out.write("\n")
+
+
+COMPARE_RENDERERS: dict[str, Callable[[dict[str, Any], TextIO], None]] = {
+    "table": compare_to_table,
+    "json": to_json,
+    "csv": compare_to_csv,
+    "markdown": compare_to_markdown,
+}
+
+
+# --- recommendations ----------------------------------------------------------------------------
+
+
+def advice_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "loss": a["loss"],
+            "primary": a["primary"],
+            "params": params_text(a["params"]),
+            "command": a["command"],
+            "reason": a["reason"],
+        }
+        for a in d["advice"]
+    ]
+
+
+def advice_to_table(d: dict[str, Any], out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 200)
+    inp = d["input"]
+    cols = inp["columns"]
+    seen = f"{cols['y_true']}" + (f" vs {cols['y_pred']}" if cols.get("y_pred") else " (no predictions)")
+    console.print(f"[bold]{inp['predictions']}[/] · {inp['rows']} rows · {seen}")
+    console.print(f"task: [bold]{d['task']}[/] (labels: {d['label_kind']}, predictions: {d['prediction_kind']})")
+    console.print()
+    console.print("[bold]evidence[/]")
+    for e in d["evidence"]:
+        console.print(f"  - {e['text']}", markup=False)
+    t = Table(show_edge=False, title="advice", title_justify="left")
+    t.add_column("", no_wrap=True)
+    t.add_column("use", no_wrap=True)
+    t.add_column("why")
+    for a in d["advice"]:
+        t.add_row("*" if a["primary"] else "", a["command"], a["reason"])
+    console.print()
+    console.print(t)
+    for note in d.get("notes", []):
+        console.print(f"note: {note}", markup=False)
+    for other in inp.get("other_predictions", []):
+        console.print(f"note: the file also has {other}; rerun with --y-pred '{other}' to inspect it", markup=False)
+
+
+def advice_to_csv(d: dict[str, Any], out: TextIO) -> None:
+    rows = advice_rows(d)
+    writer = csv.DictWriter(out, fieldnames=["loss", "primary", "params", "command", "reason"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def advice_to_markdown(d: dict[str, Any], out: TextIO) -> None:
+    out.write(f"task: **{d['task']}** (labels: {d['label_kind']}, predictions: {d['prediction_kind']})\n\n")
+    out.write("".join(f"- {e['text']}\n" for e in d["evidence"]))
+    out.write("\n")
+    rows = advice_rows(d)
+    out.write(
+        _md_table(["", "use", "why"], [["*" if r["primary"] else "", f"`{r['command']}`", r["reason"]] for r in rows])
+    )
+    for note in d.get("notes", []):
+        out.write(f"\nnote: {note}\n")
+
+
+ADVICE_RENDERERS: dict[str, Callable[[dict[str, Any], TextIO], None]] = {
+    "table": advice_to_table,
+    "json": to_json,
+    "csv": advice_to_csv,
+    "markdown": advice_to_markdown,
 }
