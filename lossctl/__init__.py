@@ -13,15 +13,37 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["evaluate", "get_loss", "list_losses", "EvalResult", "LossctlError", "__version__"]
+__all__ = [
+    "evaluate",
+    "evaluate_files",
+    "compare",
+    "compare_files",
+    "recommend",
+    "recommend_file",
+    "get_loss",
+    "list_losses",
+    "EvalResult",
+    "LossctlError",
+    "__version__",
+]
+
+_LAZY = {
+    "evaluate": "lossctl.api",
+    "EvalResult": "lossctl.api",
+    "evaluate_files": "lossctl.pipeline",
+    "recommend_file": "lossctl.pipeline",
+    "compare": "lossctl.compare",
+    "compare_files": "lossctl.compare",
+    "recommend": "lossctl.advice",
+}
 
 
 def __getattr__(name: str) -> Any:
     # Lazy public API, so `import lossctl` stays light.
-    if name in ("evaluate", "EvalResult"):
-        from lossctl import api
+    if name in _LAZY:
+        import importlib
 
-        return getattr(api, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     if name == "get_loss":
         from lossctl.registry import get_loss
 

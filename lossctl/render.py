@@ -556,7 +556,7 @@ def advice_to_table(d: dict[str, Any], out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 200)
+    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 110)
     inp = d["input"]
     cols = inp["columns"]
     seen = f"{cols['y_true']}" + (f" vs {cols['y_pred']}" if cols.get("y_pred") else " (no predictions)")

@@ -506,7 +506,7 @@ def overfitting_verdict(train: str, held: str, gap: GroupGap, train_cost: float,
             f"(gap {gap.gap:+.4g}, {ci}); no sign of overfitting at this sample size"
         )
     if gap.gap > 0:
-        times = f"{gap.ratio:.2f}x" if math.isfinite(gap.ratio) else "far above"
+        times = f"{gap.ratio:.3g}x" if math.isfinite(gap.ratio) else "far above"
         strength = (
             "strong" if (math.isfinite(gap.ratio) and gap.ratio >= 1.5) or not math.isfinite(gap.ratio) else "mild"
         )

@@ -232,6 +232,12 @@ def test_every_command_has_help(name: str) -> None:
     assert first_words in " ".join(r.stdout.split())
 
 
+def test_every_command_is_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for name in COMMANDS:
+        assert f"lossctl {name}" in readme, f"README does not show `lossctl {name}`"
+
+
 def test_version() -> None:
     r = ok("--version")
     assert r.stdout == f"lossctl {lossctl.__version__}\n"
