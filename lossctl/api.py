@@ -68,6 +68,7 @@ class EvalResult:
     _count_divisor: bool = field(default=False, repr=False)  # the mean divides by rows, not weights
     _k: int = field(default=1, repr=False)  # the mean is also divided by K classes
     _root: bool = field(default=False, repr=False)  # the cost is the root of the mean
+    _missing: Any = field(default=None, repr=False)  # input rows left out for NaN (--nan omit/propagate)
 
     @property
     def per_sample(self) -> np.ndarray:
@@ -107,7 +108,14 @@ class EvalResult:
 
         if self.nan_policy == "propagate" and self.omitted:
             return stats.Interval(level, method, math.nan, math.nan, math.nan, note="the cost is NaN (--nan propagate)")
-        return stats.interval(self.parts(), level, method, replicates=replicates or stats.DEFAULT_REPLICATES, seed=seed)
+        reps = replicates or stats.DEFAULT_REPLICATES
+        return stats.interval(self.parts(), level, method, replicates=reps, seed=seed, floor=self.floor())
+
+    def floor(self) -> float | None:
+        """The least cost the loss can have: 0 for a non-negative loss (None if unbounded)."""
+        from lossctl.registry import NONNEGATIVE
+
+        return 0.0 if NONNEGATIVE in get_loss(self.loss).properties else None
 
     def tail_shares(self) -> dict[str, float | None]:
         """The share of the total loss carried by the worst 1% and 10% of rows."""
@@ -721,6 +729,7 @@ def evaluate(
         _count_divisor=by_count,
         _k=k if reduction == "element_mean" or (conv is not None and conv.per_element) else 1,
         _root=lo.cost == "sqrt_mean",
+        _missing=np.flatnonzero(missing) if omitted else None,
     )
 
 

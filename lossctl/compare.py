@@ -107,7 +107,7 @@ def compare_results(
     costs = [p.cost() for p in parts]
     models: list[dict[str, Any]] = []
     for i, (name, r, p, s) in enumerate(zip(names, results, parts, sel, strict=True)):
-        iv = stats.interval(p, level, method, replicates=reps, seed=seed)
+        iv = stats.interval(p, level, method, replicates=reps, seed=seed, floor=r.floor())
         hits = r._hits if s is None or r._hits is None else r._hits[s]
         w = r._weights if s is None or r._weights is None else r._weights[s]
         models.append(

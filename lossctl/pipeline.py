@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -578,21 +579,24 @@ def _analyse(
         groups_out: dict[str, list[dict[str, Any]]] = {}
         for name, codes in group_codes.items():
             labels = codes[positions]
-            order = sorted(set(labels), key=_natural_order)
+            # Under --nan propagate a group is NaN only if one of its own rows held a NaN.
+            nan_groups = set(codes[r._missing]) if propagated and r._missing is not None else set()
+            order = sorted(set(labels) | nan_groups, key=_natural_order)
             parts_of: dict[str, Any] = {}
             rows_out = []
             for g in order:
                 sel = np.flatnonzero(labels == g)
                 p = r.parts(sel)
                 parts_of[g] = p
-                row: dict[str, Any] = {
-                    "group": g,
-                    "n": int(sel.shape[0]),
-                    "cost": float("nan") if propagated else p.cost(),
-                }
+                undefined = g in nan_groups
+                row: dict[str, Any] = {"group": g, "n": int(sel.shape[0]), "cost": math.nan if undefined else p.cost()}
                 # Every group gets an interval (at --ci, else 95%): a group's n alone hides how
                 # uncertain its cost is.
-                iv = stats.interval(p, level, ci_method, replicates=reps, seed=seed) if not propagated else None
+                iv = (
+                    None
+                    if undefined
+                    else stats.interval(p, level, ci_method, replicates=reps, seed=seed, floor=r.floor())
+                )
                 row["ci"] = iv.to_dict() if iv is not None else None
                 if r._hits is not None:
                     w = None if r._weights is None else r._weights[sel]
@@ -600,7 +604,7 @@ def _analyse(
                 rows_out.append(row)
             groups_out[name] = rows_out
             pair = stats.split_pair(order) if len(groupings[name]) == 1 else None
-            if pair is not None and not propagated:
+            if pair is not None and not (set(pair) & nan_groups):
                 train, held = pair
                 gap = stats.group_gap(parts_of[train], parts_of[held], level, ci_method, replicates=reps, seed=seed)
                 tc, hc = parts_of[train].cost(), parts_of[held].cost()

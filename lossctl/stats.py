@@ -216,8 +216,10 @@ def interval(
     *,
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
+    floor: float | None = None,
 ) -> Interval:
-    """A ``level`` confidence interval for ``parts.cost()``.
+    """A ``level`` confidence interval for ``parts.cost()``; ``floor`` is the smallest cost the
+    loss can have (0 for a non-negative loss), which a normal interval is not allowed to cross.
 
     "normal": ratio +- t(n-1) * se from the delta method; for root costs the ratio's interval is
     mapped through the square root (so it stays >= 0). "bootstrap": the percentile interval of
@@ -236,6 +238,8 @@ def interval(
     se_r = _se(plain.influence())
     half = t_ppf(0.5 + level / 2.0, parts.n - 1) * se_r
     low, high = _f(r - half, parts.root), _f(r + half, parts.root)
+    if floor is not None:
+        low = max(low, floor)
     se = _se(parts.influence()) if parts.root else se_r
     return Interval(level, method, low, high, se)
 
