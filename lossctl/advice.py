@@ -973,6 +973,8 @@ def eval_warnings(loss: Loss, y_true: Any, y_pred: Any, per_sample: Any = None, 
     yp = np.asarray(y_pred, dtype=np.float64)
     out: list[str] = []
     name = loss.name
+    if yp.shape[0] < WARN_MIN_ROWS:
+        return out  # a handful of rows says nothing about how the data was made
     if loss.task is Task.REGRESSION and name not in COUNT_LOSSES:
         out += _binary_labels_warning(name, yt)
     if loss.prediction is Pred.LOGIT and not loss.pred_rows:

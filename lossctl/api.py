@@ -108,7 +108,7 @@ class EvalResult:
 
         if self.nan_policy == "propagate" and self.omitted:
             return stats.Interval(level, method, math.nan, math.nan, math.nan, note="the cost is NaN (--nan propagate)")
-        reps = replicates or stats.DEFAULT_REPLICATES
+        reps = stats.DEFAULT_REPLICATES if replicates is None else replicates
         return stats.interval(self.parts(), level, method, replicates=reps, seed=seed, floor=self.floor())
 
     def floor(self) -> float | None:

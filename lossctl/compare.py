@@ -92,7 +92,7 @@ def compare_results(
     if len(results) < 2:
         raise UsageError("a comparison needs at least two models")
     level, method = stats.check_level(level), stats.check_method(method)
-    reps = replicates or stats.DEFAULT_REPLICATES
+    reps = stats.DEFAULT_REPLICATES if replicates is None else replicates
     sel = list(rows) if rows is not None else [None] * len(results)
     parts = [r.parts(s) for r, s in zip(results, sel, strict=True)]
     losses = [r.per_sample if s is None else r.per_sample[s] for r, s in zip(results, sel, strict=True)]
@@ -243,6 +243,17 @@ def compare_files(
     unmatched: dict[str, dict[str, Any]] = {}
     if key:
         keys = [_key_text(pd.Series(rep.row_ids, dtype=object)).to_numpy() for rep in reports]
+        for f, ks in zip(files, keys, strict=True):
+            missing = pd.isna(ks)
+            if missing.any():
+                raise InputError(f"key '{key}' is empty at row {int(missing.argmax())} of '{f}'; every row needs a key")
+            dup = pd.Series(ks).duplicated().to_numpy()
+            if dup.any():
+                i = int(dup.argmax())
+                raise InputError(
+                    f"key '{key}' repeats in '{f}': {ks[i]} at row {i} is a duplicate "
+                    f"({int(dup.sum())} duplicate rows); keys must be unique to match rows across models"
+                )
         common = set(keys[0])
         for k in keys[1:]:
             common &= set(k)

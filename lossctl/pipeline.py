@@ -536,7 +536,7 @@ def _analyse(
     from lossctl.api import accuracy_of
 
     level = ci if ci is not None else 0.95
-    reps = replicates or stats.DEFAULT_REPLICATES
+    reps = stats.DEFAULT_REPLICATES if replicates is None else replicates
     group_codes = {}
     for name, cols in groupings.items():
         text = _group_text(table.frame[cols[0]])

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -164,31 +163,32 @@ def t_sf(t: float, df: float) -> float:
     if math.isinf(t):
         return 0.0 if t > 0 else 1.0
     if df > 1e7:
-        return NormalDist().cdf(-t)
+        return 0.5 * math.erfc(t / math.sqrt(2.0))  # erfc keeps the far tail (cdf(-t) underflows to 0)
     tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t), t * t / (df + t * t))
     return tail if t > 0 else 1.0 - tail
 
 
 def t_ppf(q: float, df: float) -> float:
-    """The ``q`` quantile of Student's t (bisection on :func:`t_sf`, to full precision)."""
-    if df > 1e7:
-        return NormalDist().inv_cdf(q)
+    """The ``q`` quantile of Student's t (bisection on the tail probability, to full precision
+    in both tails: the smaller of q and 1 - q is never rounded through 1 - q)."""
     if q == 0.5:
         return 0.0
-    if q < 0.5:
-        return -t_ppf(1.0 - q, df)
+    if not 0.0 < q < 1.0:
+        return -math.inf if q <= 0.0 else math.inf
+    tail = q if q < 0.5 else 1.0 - q  # P(T > t) wanted for t = |quantile|
     lo, hi = 0.0, 1.0
-    while t_sf(hi, df) > 1.0 - q:
+    while t_sf(hi, df) > tail:
         hi *= 2.0
-    for _ in range(200):
+    for _ in range(400):
         mid = 0.5 * (lo + hi)
-        if t_sf(mid, df) > 1.0 - q:
+        if t_sf(mid, df) > tail:
             lo = mid
         else:
             hi = mid
         if hi - lo <= 1e-15 * hi:
             break
-    return 0.5 * (lo + hi)
+    t = 0.5 * (lo + hi)
+    return -t if q < 0.5 else t
 
 
 # --- intervals ----------------------------------------------------------------------------------
@@ -355,15 +355,13 @@ def paired(
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjustment: p-values that hold for several comparisons at once."""
-    order = sorted(range(len(p_values)), key=lambda i: (math.isnan(p_values[i]), p_values[i]))
+    """Holm's step-down adjustment: p-values that hold for several comparisons at once. A NaN
+    (a comparison that could not be tested) stays NaN and does not count among the tests."""
+    tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
     out = [math.nan] * len(p_values)
     running = 0.0
-    m = len(p_values)
-    for rank, i in enumerate(order):
-        p = p_values[i]
-        if math.isnan(p):
-            continue
+    m = len(tested)
+    for rank, (p, i) in enumerate(tested):
         running = max(running, min(1.0, (m - rank) * p))
         out[i] = running
     return out
@@ -405,7 +403,7 @@ def group_gap(
             return GroupGap(gap, ratio, bad, math.nan)
     if method == "bootstrap":
         ra = bootstrap_costs([first], replicates, seed)[:, 0]
-        rb = bootstrap_costs([second], replicates, seed + 1)[:, 0]
+        rb = bootstrap_costs([second], replicates, (seed + 1) % 2**63)[:, 0]  # its own stream
         diffs = rb - ra
         low, high = _percentiles(diffs, level)
         side = min(int(np.sum(diffs <= 0)), int(np.sum(diffs >= 0)))

@@ -516,10 +516,11 @@ def test_sample_multiclass() -> None:
 
 
 def test_regression_loss_on_01_labels() -> None:
-    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
-    p = np.array([0.1, 0.8, 0.6, 0.3, 0.9])
+    y = np.tile([0.0, 1.0, 1.0, 0.0, 1.0], 4)
+    p = np.tile([0.1, 0.8, 0.6, 0.3, 0.9], 4)
+    assert eval_warnings(get_loss("mse"), y[:5], p[:5]) == []  # too few rows to say
     (w,) = eval_warnings(get_loss("mse"), y, p)
-    assert "labels are all 0/1 (5 rows" in w and "Brier score" in w and "--loss bce" in w and "bce_logits" in w
+    assert "labels are all 0/1 (20 rows" in w and "Brier score" in w and "--loss bce" in w and "bce_logits" in w
     (w,) = eval_warnings(get_loss("mae"), y, p)
     assert "Brier" not in w and "binary classification" in w
     assert eval_warnings(get_loss("brier"), y, p) == []
@@ -602,9 +603,9 @@ def test_warnings_ignore_nan_rows() -> None:
         eval_warnings(get_loss(name), y, p, per_sample=per)
     (w,) = eval_warnings(get_loss("mse"), y, p, per_sample=per)
     assert "of 198 rows" in w
-    yb = np.array([0.0, 1.0, np.nan, 1.0])
-    (w,) = eval_warnings(get_loss("mse"), yb, np.array([0.2, 0.7, 0.5, np.nan]))
-    assert "(3 rows" in w
+    yb = np.tile([0.0, 1.0, np.nan, 1.0], 6)
+    (w,) = eval_warnings(get_loss("mse"), yb, np.tile([0.2, 0.7, 0.5, np.nan], 6))
+    assert "(18 rows" in w
 
 
 def test_no_warnings_on_clean_data() -> None:
