@@ -583,6 +583,7 @@ def _analyse(
             nan_groups = set(codes[r._missing]) if propagated and r._missing is not None else set()
             order = sorted(set(labels) | nan_groups, key=_natural_order)
             parts_of: dict[str, Any] = {}
+            draws: dict[str, Any] = {}
             rows_out = []
             for g in order:
                 sel = np.flatnonzero(labels == g)
@@ -591,11 +592,15 @@ def _analyse(
                 undefined = g in nan_groups
                 row: dict[str, Any] = {"group": g, "n": int(sel.shape[0]), "cost": math.nan if undefined else p.cost()}
                 # Every group gets an interval (at --ci, else 95%): a group's n alone hides how
-                # uncertain its cost is.
+                # uncertain its cost is. Bootstrap draws are kept for the train/held-out gap.
+                if ci_method == "bootstrap" and not undefined and p.n >= 2 and np.isfinite(p.v).all():
+                    draws[g] = stats.bootstrap_costs([p], reps, stats.group_seed(seed, g))[:, 0]
                 iv = (
                     None
                     if undefined
-                    else stats.interval(p, level, ci_method, replicates=reps, seed=seed, floor=r.floor())
+                    else stats.interval(
+                        p, level, ci_method, replicates=reps, seed=seed, floor=r.floor(), draws=draws.get(g)
+                    )
                 )
                 row["ci"] = iv.to_dict() if iv is not None else None
                 if r._hits is not None:
@@ -606,7 +611,10 @@ def _analyse(
             pair = stats.split_pair(order) if len(groupings[name]) == 1 else None
             if pair is not None and not (set(pair) & nan_groups):
                 train, held = pair
-                gap = stats.group_gap(parts_of[train], parts_of[held], level, ci_method, replicates=reps, seed=seed)
+                both = (draws[train], draws[held]) if train in draws and held in draws else None
+                gap = stats.group_gap(
+                    parts_of[train], parts_of[held], level, ci_method, replicates=reps, seed=seed, draws=both
+                )
                 tc, hc = parts_of[train].cost(), parts_of[held].cost()
                 verdicts.append(
                     {

@@ -217,9 +217,11 @@ def interval(
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
     floor: float | None = None,
+    draws: np.ndarray | None = None,
 ) -> Interval:
     """A ``level`` confidence interval for ``parts.cost()``; ``floor`` is the smallest cost the
     loss can have (0 for a non-negative loss), which a normal interval is not allowed to cross.
+    ``draws`` are bootstrap costs already computed for these parts (see :func:`group_seed`).
 
     "normal": ratio +- t(n-1) * se from the delta method; for root costs the ratio's interval is
     mapped through the square root (so it stays >= 0). "bootstrap": the percentile interval of
@@ -230,7 +232,7 @@ def interval(
     if bad is not None:
         return bad
     if method == "bootstrap":
-        costs = bootstrap_costs([parts], replicates, seed)[:, 0]
+        costs = bootstrap_costs([parts], replicates, seed)[:, 0] if draws is None else draws
         low, high = _percentiles(costs, level)
         return Interval(level, method, low, high, float(np.std(costs, ddof=1)), replicates, seed)
     r = parts.ratio()
@@ -242,6 +244,14 @@ def interval(
         low = max(low, floor)
     se = _se(parts.influence()) if parts.root else se_r
     return Interval(level, method, low, high, se)
+
+
+def group_seed(seed: int, group: str) -> int:
+    """A seed of its own for each group, so groups resample independently, and the draws behind
+    a group's interval can be reused for its gap to another group."""
+    import zlib
+
+    return (seed + zlib.crc32(group.encode()) * 0x9E3779B1) % 2**63
 
 
 def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
@@ -388,6 +398,7 @@ def group_gap(
     *,
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
+    draws: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> GroupGap:
     """``second.cost() - first.cost()`` for two independent sets of rows, with its interval and a
     two-sided p-value (Welch's t with Satterthwaite's degrees of freedom, or a bootstrap that
@@ -402,8 +413,11 @@ def group_gap(
             bad.low = bad.high = gap
             return GroupGap(gap, ratio, bad, math.nan)
     if method == "bootstrap":
-        ra = bootstrap_costs([first], replicates, seed)[:, 0]
-        rb = bootstrap_costs([second], replicates, (seed + 1) % 2**63)[:, 0]  # its own stream
+        if draws is not None:
+            ra, rb = draws
+        else:
+            ra = bootstrap_costs([first], replicates, seed)[:, 0]
+            rb = bootstrap_costs([second], replicates, (seed + 1) % 2**63)[:, 0]  # its own stream
         diffs = rb - ra
         low, high = _percentiles(diffs, level)
         side = min(int(np.sum(diffs <= 0)), int(np.sum(diffs >= 0)))
