@@ -32,8 +32,8 @@ _LAZY = {
     "EvalResult": "lossctl.api",
     "evaluate_files": "lossctl.pipeline",
     "recommend_file": "lossctl.pipeline",
-    "compare": "lossctl.compare",
-    "compare_files": "lossctl.compare",
+    "compare": "lossctl.comparison",
+    "compare_files": "lossctl.comparison",
     "recommend": "lossctl.advice",
 }
 

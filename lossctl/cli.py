@@ -449,7 +449,7 @@ def compare_cmd(
 ) -> None:
     """Compare models on the same rows: each cost, the paired difference, a test, the rows won."""
     from lossctl import render
-    from lossctl.compare import compare_files
+    from lossctl.comparison import compare_files
     from lossctl.registry import param_sets_for, parse_loss_list
 
     losses = parse_loss_list(loss)

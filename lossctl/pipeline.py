@@ -472,9 +472,10 @@ def _apply_where(table: io.Table, filters: list[tuple[str, bool, list[str]]], ex
         have = _group_text(frame[extra[col]])
         wanted = set(_group_text(pd.Series(values, dtype=object)))
         hit = have.isin(wanted).to_numpy()
-        if keep and not hit.any():
-            seen = ", ".join(sorted(set(have))[:12])
-            raise InputError(f"--where {col}={','.join(values)} matches no row; values of '{col}': {seen}")
+        absent = sorted(wanted - set(have))
+        if absent:  # a typo must not silently keep (or drop) every row
+            seen = ", ".join(sorted(set(have))[:12]) + (", ..." if len(set(have)) > 12 else "")
+            raise InputError(f"--where: '{col}' has no value {', '.join(absent)}; its values: {seen}")
         mask &= hit if keep else ~hit
         applied.append(f"{col}{'=' if keep else '!='}{','.join(values)}")
     if not mask.any():
@@ -717,6 +718,31 @@ def _as_option(columns: list[str]) -> str:
     return stem + "*" if all(c.startswith(stem) for c in columns) else ",".join(columns)
 
 
+def _column_options(loss_name: str, ptab: io.Table, ltab: io.Table, tcols: list[str], pcols: list[str]) -> str:
+    """The --y-true/--y-pred options that make ``lossctl eval --loss NAME`` read the columns that
+    were inspected, where its own column search would pick others (or none)."""
+    import shlex
+
+    from lossctl.errors import LossctlError
+    from lossctl.registry import get_loss
+
+    lo = get_loss(loss_name)
+    out = ""
+    for option, cols, find, table in (
+        ("--y-true", tcols, io.find_label_columns, ltab),
+        ("--y-pred", pcols, io.find_pred_columns, ptab),
+    ):
+        if not cols:
+            continue
+        try:
+            default = find(lo, table, None)
+        except LossctlError:
+            default = None
+        if default != cols:
+            out += f" {option} {shlex.quote(_as_option(cols))}"
+    return out
+
+
 def recommend_file(
     predictions: str,
     *,
@@ -771,6 +797,8 @@ def recommend_file(
     yt = io.numeric_matrix(table, [label_col(c) for c in tcols])
     yp = io.numeric_matrix(table, pcols) if pcols else None
     rec = advice.recommend(yt, yp)
+    for a in rec.advice:
+        a.command += _column_options(a.loss, ptab, ltab, tcols, pcols)
     columns = {"y_true": io.describe_columns(tcols)}
     if pcols:
         columns["y_pred"] = io.describe_columns(pcols)

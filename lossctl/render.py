@@ -118,6 +118,25 @@ def to_markdown(d: dict[str, Any], out: TextIO) -> None:
     if rows:
         header = [k for k in rows[0] if not k.endswith("_s")]
         out.write(_md_table(header, [[fmt(r[k], 10 if k == "cost" else 6) for k in header] for r in rows]))
+    for r in d["results"]:
+        name = r.get("label", r["loss"])
+        for column, groups in (r.get("groups") or {}).items():
+            out.write(f"\n**{name} by {column}**\n\n")
+            body = [
+                [str(g["group"]), str(g["n"]), fmt(g["cost"]), ci_text(g.get("ci")), fmt(g.get("accuracy"))]
+                for g in groups
+            ]
+            out.write(_md_table([column, "n", "cost", "CI", "accuracy"], body))
+        if r.get("top"):
+            out.write(f"\n**{name}: worst {len(r['top'])} rows**\n\n")
+            body = [[str(x["row"]), x["y_true"], x["y_pred"], fmt(x["loss"]), pct(x.get("share"))] for x in r["top"]]
+            out.write(_md_table(["row", "y_true", "y_pred", "loss", "share of total"], body))
+        if r.get("histogram"):
+            out.write(
+                f"\n**{name}: per-sample losses**\n\n```\n" + "\n".join(histogram_lines(r["histogram"])) + "\n```\n"
+            )
+    for v in d.get("overfitting", []):
+        out.write(f"\n- {v['loss']} {v['column']}: {v['verdict']}\n")
     t = d.get("timings", {})
     out.write("\n")
     out.write(_md_table(["phase", "seconds"], [[k, fmt(t.get(k), 4)] for k in TIMING_ORDER if k in t]))
@@ -195,6 +214,13 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
         timing.add_row("rows/s", fmt(t["rows_per_s"], 4), "")
     console.print()
     console.print(timing)
+
+
+def p_text(p: Any) -> str:
+    """A p-value; one below the smallest float (computed as 0) is shown as a bound."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "-"
+    return "<1e-300" if p == 0 else f"{p:.2g}"
 
 
 def pct(x: Any) -> str:
@@ -497,7 +523,7 @@ def compare_to_table(d: dict[str, Any], out: TextIO) -> None:
                 cells += ["baseline", "", "", ""]
             else:
                 p = x["p_holm"] if x.get("p_holm") is not None else x["p_value"]
-                cells += [_signed(x["diff"]), ci_text(x["ci"]), fmt(p, 2), pct(x.get("win_share"))]
+                cells += [_signed(x["diff"]), ci_text(x["ci"]), p_text(p), pct(x.get("win_share"))]
             t.add_row(*cells, style="bold" if m["rank"] == 1 else None)
         console.print()
         console.print(t)

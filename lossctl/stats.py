@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from lossctl.errors import UsageError
+from lossctl.render import p_text
 
 CI_METHODS = ("normal", "bootstrap")
 DEFAULT_REPLICATES = 1000
@@ -527,8 +528,9 @@ def overfitting_verdict(train: str, held: str, gap: GroupGap, train_cost: float,
             "strong" if (math.isfinite(gap.ratio) and gap.ratio >= 1.5) or not math.isfinite(gap.ratio) else "mild"
         )
         return (
-            f"{strength} overfitting: {held} cost {held_cost:.4g} is {times} the {train} cost {train_cost:.4g} "
-            f"(gap {gap.gap:+.4g}, {ci}, p={gap.p_value:.2g}); the model fits its training rows better than new ones"
+            f"{strength} overfitting: {held} cost {held_cost:.4g} is {times} "
+            f"the {train} cost {train_cost:.4g} (gap {gap.gap:+.4g}, {ci}, p={p_text(gap.p_value)}); "
+            "the model fits its training rows better than new ones"
         )
     return (
         f"{held} cost {held_cost:.4g} is below {train} {train_cost:.4g} (gap {gap.gap:+.4g}, {ci}): unusual; "

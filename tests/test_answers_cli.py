@@ -287,6 +287,30 @@ def test_group_by_in_csv_and_table_output() -> None:
     assert "mse by split" in table and "validation" in table and "no significant gap" in table
 
 
+def test_weighted_cost_interval_groups_and_top(tmp_path: Path) -> None:
+    stats = pytest.importorskip("scipy.stats")
+    df = frame(REG).copy()
+    df["w"] = 1.0 + (df["id"] % 3)
+    path = tmp_path / "weighted.csv"
+    df.to_csv(path, index=False, float_format="%.17g")
+    d = eval_json(path, "-l", "mse", "--weight", "w", "--ci", "0.9", "--group-by", "split", "--top", "2")
+    r = d["results"][0]
+    losses, w = sq_err(df), df["w"].to_numpy(float)
+    n, cost = len(losses), float(np.sum(w * losses) / np.sum(w))
+    assert r["weighted"] is True and close(r["cost"], cost)
+    # Delta method for a ratio of sums: each row's influence w (l - R) / sum(w).
+    z = w * (losses - cost) / np.sum(w)
+    half = stats.t.ppf(0.95, n - 1) * math.sqrt(np.sum(z * z) * n / (n - 1))
+    assert close(r["ci"]["low"], cost - half) and close(r["ci"]["high"], cost + half)
+    for g in r["groups"]["split"]:
+        m = (df["split"] == g["group"]).to_numpy()
+        assert close(g["cost"], float(np.sum(w[m] * losses[m]) / np.sum(w[m])))
+    order = np.argsort(-losses, kind="stable")[:2]
+    assert [t["row"] for t in r["top"]] == order.tolist()
+    for t, i in zip(r["top"], order, strict=True):
+        assert close(t["loss"], losses[i]) and close(t["share"], w[i] * losses[i] / np.sum(w * losses))
+
+
 # --- eval --top and --hist ---------------------------------------------------------------------
 
 
@@ -341,6 +365,17 @@ def test_histogram_in_table_and_json() -> None:
         assert sum(h["counts"]) + h["zeros"] + h["nonfinite"] == n
         assert len(h["edges"]) == len(h["counts"]) + 1
         assert h["edges"] == sorted(h["edges"])
+
+
+def test_histogram_counts_exact_zeros_apart() -> None:
+    df = frame(BIN)
+    s, y = df["logit"].to_numpy(float), np.where(df["y_true"].to_numpy() > 0, 1.0, -1.0)
+    losses = np.maximum(0.0, 1.0 - y * s) ** 2
+    h = eval_json(BIN, "-l", "squared_hinge", "--hist")["results"][0]["histogram"]
+    assert h["zeros"] == int((losses == 0).sum()) > 0
+    assert sum(h["counts"]) == int((losses > 0).sum())
+    if h["scale"] == "log":
+        assert close(h["edges"][0], float(losses[losses > 0].min())) and close(h["edges"][-1], float(losses.max()))
 
 
 # --- eval --where ------------------------------------------------------------------------------
@@ -425,6 +460,17 @@ def test_right_inputs_do_not_warn(loss: str, col: str) -> None:
     r = ok("eval", BIN, "-l", loss, "--y-pred", col, "-f", "json")
     assert r.stderr == ""
     assert "warnings" not in json.loads(r.stdout)
+
+
+def test_squared_error_dominated_by_outliers_warns(tmp_path: Path) -> None:
+    path, y, p = _outlier_file(tmp_path)
+    r = ok("eval", path, "-l", "mse,mae", "-f", "json")
+    [line] = warning_lines(r)
+    losses = (p - y) ** 2
+    share = np.sort(losses)[-4:].sum() / losses.sum()  # the worst 1% of 400 rows
+    assert line.startswith("lossctl: warning: mse: the worst 4 of 400 rows (1.0%)")
+    assert f"carry {100 * share:.1f}% of the summed loss" in line and "--loss huber -p delta=" in line
+    assert ok("eval", path, "-l", "mae", "-f", "json").stderr == ""
 
 
 def test_multiclass_probabilities_given_to_softmax_ce_warn() -> None:
@@ -561,6 +607,15 @@ def test_labels_differing_between_files_name_the_row(tmp_path: Path) -> None:
 
 def test_compare_needs_two_files() -> None:
     assert_error(run("compare", REG, "-l", "mse"), "at least two")
+    assert_error(run("compare", REG, REG, "-l", "mse"), "same file")
+
+
+def test_compare_usage_errors() -> None:
+    assert_error(run("compare", REG, GBM, "-l", "mse", "--ci", "1.5"), "between 0 and 1")
+    assert_error(run("compare", REG, GBM, "-l", "mse", "--key", "nope"), "'nope'")
+    assert_error(run("compare", REG, BIN, "-l", "mse"), "442", "569")
+    r = run("compare", REG, GBM, "-l", "mse", "--ci-method", "bootstrap", "--replicates", "10")
+    assert r.exit_code == 2 and "--replicates" in r.stderr and r.stdout == ""
 
 
 def test_compare_formats_render() -> None:
@@ -686,6 +741,25 @@ def test_recommend_class_weights_for_imbalance_and_the_command_runs(tmp_path: Pa
         eval_json(path, *shlex.split(a["command"]))
 
 
+def _two_prediction_files(tmp_path: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
+    df = frame(BIN)
+    odd = tmp_path / "scores.csv"
+    df[["y_true", "logit"]].rename(columns={"logit": "model_out"}).to_csv(odd, index=False, float_format="%.17g")
+    both = tmp_path / "two_models.csv"
+    df.assign(prob=0.5)[["y_true", "prob", "y_pred"]].to_csv(both, index=False, float_format="%.17g")
+    return {"given --y-pred": (odd, ("--y-pred", "model_out")), "default pick": (both, ())}
+
+
+@pytest.mark.parametrize("case", ["given --y-pred", "default pick"])
+def test_recommend_command_evaluates_the_inspected_column(tmp_path: Path, case: str) -> None:
+    path, extra = _two_prediction_files(tmp_path)[case]
+    d = recommend_json(path, *extra)
+    inspected = d["input"]["columns"]["y_pred"]
+    r = run("eval", path, *shlex.split(d["advice"][0]["command"]), "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["results"][0]["columns"]["y_pred"] == inspected
+
+
 @pytest.mark.parametrize("fmt", ["table", "markdown", "csv"])
 def test_recommend_formats_render(fmt: str) -> None:
     out = ok("recommend", REG, "-f", fmt).stdout
@@ -713,18 +787,11 @@ def test_recommend_with_where() -> None:
 # --- Python API ----------------------------------------------------------------------------------
 
 
-def _public_compare() -> Any:
-    """``lossctl.compare``; once the submodule ``lossctl.compare`` is imported the package attribute
-    is that module (see ``test_lossctl_compare_stays_the_function``), so reach through it then."""
-    fn = lossctl.compare
-    return fn if callable(fn) else fn.compare
-
-
 def test_python_compare_returns_verdicts() -> None:
     df = frame(REG)
     y = df["y_true"].to_numpy(float)
     pa, pb = df["y_pred"].to_numpy(float), frame(GBM)["y_pred"].to_numpy(float)
-    c = _public_compare()(y, {"a": pa, "b": pb}, "mse")
+    c = lossctl.compare(y, {"a": pa, "b": pb}, "mse")
     assert len(c.verdicts) == 1 and c.verdicts[0].startswith("b is significantly better than a")
     assert [m["name"] for m in c.models] == ["a", "b"]
     assert close(c.models[0]["cost"], float(np.mean((pa - y) ** 2)))
@@ -733,12 +800,6 @@ def test_python_compare_returns_verdicts() -> None:
     assert d["verdicts"] == c.verdicts and d["n"] == len(y)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lossctl.compare is the function only on first access: importing the submodule lossctl.compare "
-    "(which the lazy __getattr__ itself does, as do compare_files and the CLI) binds the package attribute "
-    "'compare' to the module, shadowing the public function",
-)
 def test_lossctl_compare_stays_the_function() -> None:
     code = (
         "import lossctl\n"

@@ -17,7 +17,7 @@ import pytest
 
 import lossctl
 from lossctl import stats
-from lossctl.compare import compare, compare_files
+from lossctl.comparison import compare, compare_files
 from lossctl.errors import InputError, UsageError
 from lossctl.pipeline import evaluate_files
 from lossctl.registry import get_loss
@@ -670,7 +670,7 @@ def test_compare_two_models_significance_matches_the_interval() -> None:
 def test_compare_needs_two_models_and_same_weights() -> None:
     with pytest.raises(UsageError):
         compare([0.0, 1.0], {"a": [0.0, 1.0]}, "mse")
-    from lossctl.compare import compare_results
+    from lossctl.comparison import compare_results
 
     y = np.arange(5.0)
     ra = lossctl.evaluate(y, y + 1, "mse", np.ones(5), keep_per_sample=True)
@@ -898,9 +898,13 @@ def test_evaluate_files_other_verdicts(tmp_path: Path) -> None:
 
 def test_evaluate_files_bad_where_and_group_by() -> None:
     path = str(SAMPLES / "regression_gbm.csv")
-    with pytest.raises(InputError, match="matches no row") as e:
+    with pytest.raises(InputError, match="has no value nope") as e:
         evaluate_files(path, MSE, {}, where=["split=nope"])
     assert "train" in str(e.value) and "validation" in str(e.value)
+    # A typo among several values, or after !=, is refused too: it would keep every row silently.
+    for bad in ("split=train,trian", "split!=trian"):
+        with pytest.raises(InputError, match="has no value trian"):
+            evaluate_files(path, MSE, {}, where=[bad])
     with pytest.raises(InputError, match="no_such_column"):
         evaluate_files(path, MSE, {}, group_by=["no_such_column"])
     with pytest.raises(InputError, match="no_such_column"):

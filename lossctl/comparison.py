@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lossctl.errors import InputError, UsageError
+from lossctl.render import p_text
 
 
 @dataclass
@@ -153,11 +154,11 @@ def _verdict(d: dict[str, Any], p: float, alpha: float) -> str:
         word = "worse" if d["diff"] > 0 else "better"
         return (
             f"{d['candidate']} is significantly {word} than {d['baseline']}: cost {d['diff']:+.4g} "
-            f"({span}, p={p:.2g}{adj}, {d['test']}); {share}"
+            f"({span}, p={p_text(p)}{adj}, {d['test']}); {share}"
         )
     return (
         f"no significant difference between {d['candidate']} and {d['baseline']}: {d['diff']:+.4g} "
-        f"({span}, p={p:.2g}{adj}, {d['test']}); {share}"
+        f"({span}, p={p_text(p)}{adj}, {d['test']}); {share}"
     )
 
 
