@@ -546,8 +546,8 @@ def _analyse(
         group_codes[name] = text.to_numpy()
     verdicts: list[dict[str, Any]] = []
     for r in results:
-        if r.reduction == "none" or r._per_sample is None and r._compute_per_sample is None:
-            continue
+        if r.reduction == "none" or r._per_sample is None:
+            continue  # no cost, or a cost-only pass (--no-stats without analyses): nothing to add
         propagated = r.nan_policy == "propagate" and bool(r.omitted)
         if ci is not None:
             r.extras["ci"] = r.interval(ci, ci_method, replicates=reps, seed=seed).to_dict()
