@@ -251,7 +251,8 @@ def recommend(y_true: Any, y_pred: Any = None) -> Recommendation:
         )
         yt = yt[ok]
         yp = None if yp is None else yp[ok]
-    adv.run(yt, yp)
+    with np.errstate(all="ignore"):  # huge values overflow moments; the checks handle inf
+        adv.run(yt, yp)
     return adv.result()
 
 

@@ -346,6 +346,8 @@ def eval_cmd(
             ("--fail-above", fail_above is not None),
             ("--ci", ci is not None),
             ("--group-by", group_by),
+            ("--top", top),
+            ("--hist", hist),
         ):
             if given:
                 raise UsageError(f"{flag} needs the cost, which --reduction none does not compute; use mean or sum")

@@ -217,6 +217,11 @@ def compare_files(
 
     if len(files) < 2:
         raise UsageError("compare needs at least two prediction files (the first is the baseline)")
+    if nan == "propagate":
+        raise UsageError(
+            "compare tests row-by-row differences, which a NaN cost has none of; use --nan omit "
+            "(rows any model lacks are left out) or --nan error"
+        )
     if len(set(map(os.path.abspath, files))) < len(files):
         raise UsageError("the same file is given twice; compare different models")
     reports = [
@@ -297,7 +302,8 @@ def compare_files(
     failed = []
     if fail_if_worse:
         for c in comparisons:
-            failed += [f"{c.loss}: {d['candidate']}" for d in c.diffs if d["significant"] and d["diff"] > 0]
+            # An infinitely (or undefinedly) worse candidate has no test, and must fail all the same.
+            failed += [f"{c.loss}: {d['candidate']}" for d in c.diffs if _worse(d, c)]
     return CompareReport(
         sources=list(files),
         labels=labels,
@@ -309,6 +315,14 @@ def compare_files(
         fail_if_worse=fail_if_worse,
         failed=failed,
     )
+
+
+def _worse(d: dict[str, Any], c: Comparison) -> bool:
+    base = c.models[0]["cost"]
+    cand = next(m["cost"] for m in c.models if m["name"] == d["candidate"])
+    if not math.isfinite(cand) and math.isfinite(base):
+        return True
+    return bool(d["significant"] and d["diff"] > 0)
 
 
 def _paired_rows(results: Sequence[Any], aligned: Sequence[Any]) -> list[Any]:

@@ -534,7 +534,6 @@ def _analyse(
     import numpy as np
 
     from lossctl import stats
-    from lossctl.api import accuracy_of
 
     level = ci if ci is not None else 0.95
     reps = stats.DEFAULT_REPLICATES if replicates is None else replicates
@@ -561,7 +560,8 @@ def _analyse(
             v = r.parts().v
             total = float(np.sum(v))
             rows = []
-            for j in r.worst(top):
+            # Weighted: rank by each row's contribution w * l, the same measure as the tail shares.
+            for j in stats.worst_rows(v if r.weighted else ls, top):
                 i = int(positions[j])
                 yt_text, yp_text = _show_value(r._y_true[j], r._y_pred[j])
                 rid = row_ids[i] if row_ids is not None else i
@@ -582,41 +582,58 @@ def _analyse(
             labels = codes[positions]
             # Under --nan propagate a group is NaN only if one of its own rows held a NaN.
             nan_groups = set(codes[r._missing]) if propagated and r._missing is not None else set()
-            order = sorted(set(labels) | nan_groups, key=_natural_order)
-            parts_of: dict[str, Any] = {}
+            # One sort of the rows by group, then a slice per group: O(n log n) for any number of groups.
+            names, inverse = np.unique(labels.astype(str), return_inverse=True)
+            by_group = np.argsort(inverse, kind="stable")
+            bounds = np.searchsorted(inverse[by_group], np.arange(len(names) + 1))
+            rows_of = {str(g): by_group[bounds[i] : bounds[i + 1]] for i, g in enumerate(names)}
+            order = sorted(set(rows_of) | nan_groups, key=_natural_order)
+            index = {str(g): i for i, g in enumerate(names)}
+            whole = r.parts()
+            if ci_method == "normal":  # every group in one vectorised pass
+                costs, normal = stats.group_intervals(whole, inverse, len(names), level, r.floor())
+            hit_rate = None
+            if r._hits is not None:
+                w = np.ones(r.n) if r._weights is None else r._weights
+                hits_w = np.bincount(inverse, weights=w * r._hits, minlength=len(names))
+                w_sum = np.bincount(inverse, weights=w, minlength=len(names))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    hit_rate = np.where(w_sum > 0, hits_w / w_sum, np.nan)
             draws: dict[str, Any] = {}
             rows_out = []
             for g in order:
-                sel = np.flatnonzero(labels == g)
-                p = r.parts(sel)
-                parts_of[g] = p
+                sel = rows_of.get(g, np.empty(0, dtype=np.int64))
                 undefined = g in nan_groups
-                row: dict[str, Any] = {"group": g, "n": int(sel.shape[0]), "cost": math.nan if undefined else p.cost()}
+                row: dict[str, Any] = {"group": g, "n": int(sel.shape[0])}
+                iv = None
                 # Every group gets an interval (at --ci, else 95%): a group's n alone hides how
                 # uncertain its cost is. Bootstrap draws are kept for the train/held-out gap.
-                if ci_method == "bootstrap" and not undefined and p.n >= 2 and np.isfinite(p.v).all():
-                    draws[g] = stats.bootstrap_costs([p], reps, stats.group_seed(seed, g))[:, 0]
-                iv = (
-                    None
-                    if undefined
-                    else stats.interval(
+                if undefined:
+                    row["cost"] = math.nan
+                elif ci_method == "normal":
+                    row["cost"], iv = float(costs[index[g]]), normal[index[g]]
+                else:
+                    p = whole.subset(sel)
+                    row["cost"] = p.cost()
+                    wp = p.weighted_rows()
+                    if wp.n >= 2 and np.isfinite(wp.v).all():
+                        draws[g] = stats.bootstrap_costs([wp], reps, stats.group_seed(seed, g))[:, 0]
+                    iv = stats.interval(
                         p, level, ci_method, replicates=reps, seed=seed, floor=r.floor(), draws=draws.get(g)
                     )
-                )
                 row["ci"] = iv.to_dict() if iv is not None else None
-                if r._hits is not None:
-                    w = None if r._weights is None else r._weights[sel]
-                    row["accuracy"] = accuracy_of(r._hits[sel], w)
+                if hit_rate is not None:
+                    acc = hit_rate[index[g]] if g in index else math.nan
+                    row["accuracy"] = None if math.isnan(acc) else float(acc)
                 rows_out.append(row)
             groups_out[name] = rows_out
             pair = stats.split_pair(order) if len(groupings[name]) == 1 else None
             if pair is not None and not (set(pair) & nan_groups):
                 train, held = pair
                 both = (draws[train], draws[held]) if train in draws and held in draws else None
-                gap = stats.group_gap(
-                    parts_of[train], parts_of[held], level, ci_method, replicates=reps, seed=seed, draws=both
-                )
-                tc, hc = parts_of[train].cost(), parts_of[held].cost()
+                pt, ph = whole.subset(rows_of[train]), whole.subset(rows_of[held])
+                gap = stats.group_gap(pt, ph, level, ci_method, replicates=reps, seed=seed, draws=both)
+                tc, hc = pt.cost(), ph.cost()
                 verdicts.append(
                     {
                         "loss": r.label or r.loss,
@@ -646,8 +663,8 @@ def _warnings(runs: Sequence[tuple[Loss, Any, str | None, str]], results: list[E
 
     out: list[str] = []
     seen: set[str] = set()
-    for (lo, _, fw, _), r in zip(runs, results, strict=True):
-        if fw is not None or lo.name in seen or r._y_true is None:
+    for (lo, _, _, _), r in zip(runs, results, strict=True):
+        if lo.name in seen or r._y_true is None:  # the first run of each loss, whatever its framework
             continue
         seen.add(lo.name)
         ps = r._per_sample

@@ -109,7 +109,7 @@ def to_csv(d: dict[str, Any], out: TextIO) -> None:
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -148,14 +148,15 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
     """Rich tables: a summary with one column per loss, then the timing table."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     # Off a terminal, never cut a value to fit 80 columns: let the table take the width it needs.
-    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 10_000)
+    console = Console(file=out, highlight=False, markup=False, soft_wrap=False, width=None if out.isatty() else 10_000)
     inp = d["input"]
     src = inp["predictions"] + (f" + {inp['labels']}" if inp.get("labels") else "")
-    console.print(f"[bold]{src}[/] · {inp['rows']} rows")
+    console.print(Text.assemble((src, "bold"), f" · {inp['rows']} rows"))
     if inp.get("where"):
-        console.print(f"[dim]--where {'; '.join(inp['where'])}[/]")
+        console.print(f"--where {'; '.join(inp['where'])}", style="dim")
     lines: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("columns", lambda r: f"{r['columns'].get('y_true', '')} vs {r['columns'].get('y_pred', '')}"),
         ("n", lambda r: str(r["n"])),
@@ -195,12 +196,12 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
             summary.add_row(label, *[get(r) for r in chunk])
         console.print(summary)
     for what, why in d.get("skipped", {}).items():
-        console.print(f"[dim]{what}: not computed: {why}[/]")
+        console.print(f"{what}: not computed: {why}", style="dim")
     _print_analyses(console, d)
     if "gate" in d:
         g = d["gate"]
-        verdict = "[green]passed[/]" if g["passed"] else f"[red]failed[/] ({', '.join(g['failed'])})"
-        console.print(f"gate --fail-above {fmt(g['fail_above'])}: {verdict}")
+        verdict = ("passed", "green") if g["passed"] else (f"failed ({', '.join(g['failed'])})", "red")
+        console.print(Text.assemble(f"gate --fail-above {fmt(g['fail_above'])}: ", verdict))
     t = d.get("timings", {})
     timing = Table(show_edge=False)
     timing.add_column("phase", style="bold")
@@ -274,6 +275,7 @@ def histogram_lines(h: dict[str, Any], width: int = 40) -> list[str]:
 def _print_analyses(console: Any, d: dict[str, Any]) -> None:
     """Group breakdowns, train/held-out verdicts, worst rows and histograms under the summary."""
     from rich.table import Table
+    from rich.text import Text
 
     for r in d["results"]:
         name = r.get("label", r["loss"])
@@ -306,12 +308,12 @@ def _print_analyses(console: Any, d: dict[str, Any]) -> None:
             h = r["histogram"]
             scale = "log-spaced bins" if h.get("scale") == "log" else "linear bins"
             console.print()
-            console.print(f"[bold]{name}[/]: per-sample losses ({h['n']} rows, {scale})")
+            console.print(Text.assemble((name, "bold"), f": per-sample losses ({h['n']} rows, {scale})"))
             for line in histogram_lines(h):
-                console.print(line, markup=False)
+                console.print(line)
     for v in d.get("overfitting", []):
         console.print()
-        console.print(f"[bold]{v['loss']}[/] {v['column']}: {v['verdict']}", markup=True)
+        console.print(Text.assemble((v["loss"], "bold"), f" {v['column']}: {v['verdict']}"))
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any], TextIO], None]] = {
@@ -410,7 +412,7 @@ def bench_to_table(d: dict[str, Any], out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 10_000)
+    console = Console(file=out, highlight=False, markup=False, soft_wrap=False, width=None if out.isatty() else 10_000)
     table = Table(show_edge=False)
     for key, head in BENCH_COLUMNS:
         table.add_column(head, justify="left" if key in ("loss", "dtype", "impl") else "right", no_wrap=True)
@@ -491,17 +493,20 @@ def compare_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
 def compare_to_table(d: dict[str, Any], out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 10_000)
+    console = Console(file=out, highlight=False, markup=False, soft_wrap=False, width=None if out.isatty() else 10_000)
     inp = d["input"]
     how = f"matched on {inp['key']}" if inp.get("key") else "matched by position"
-    console.print(f"[bold]{len(inp['predictions'])} models[/] · {inp['rows']} rows compared ({how})")
+    console.print(
+        Text.assemble((f"{len(inp['predictions'])} models", "bold"), f" · {inp['rows']} rows compared ({how})")
+    )
     if inp.get("where"):
-        console.print(f"[dim]--where {'; '.join(inp['where'])}[/]")
+        console.print(f"--where {'; '.join(inp['where'])}", style="dim")
     for f, u in inp.get("unmatched", {}).items():
         extra = f"; {u['without_label']} without a label" if u.get("without_label") else ""
         shown = ", ".join(map(str, u.get("examples", [])))
-        console.print(f"[yellow]{f}: {u['rows']} rows not in every file, left out (e.g. {shown}){extra}[/]")
+        console.print(f"{f}: {u['rows']} rows not in every file, left out (e.g. {shown}){extra}", style="yellow")
     for c in d["comparisons"]:
         holm = any(x.get("p_holm") is not None for x in c["diffs"])
         t = Table(title=f"{c['loss']} ({c['method']}, {c['level']:.0%})", show_edge=False, title_justify="left")
@@ -528,11 +533,11 @@ def compare_to_table(d: dict[str, Any], out: TextIO) -> None:
         console.print()
         console.print(t)
         for v in c["verdicts"]:
-            console.print(v, markup=False)
+            console.print(v)
     if "gate" in d:
         g = d["gate"]
-        verdict = "[green]passed[/]" if g["passed"] else f"[red]failed[/] ({'; '.join(g['failed'])})"
-        console.print(f"gate --fail-if-worse: {verdict}")
+        verdict = ("passed", "green") if g["passed"] else (f"failed ({'; '.join(g['failed'])})", "red")
+        console.print(Text.assemble("gate --fail-if-worse: ", verdict))
 
 
 def compare_to_csv(d: dict[str, Any], out: TextIO) -> None:
@@ -581,17 +586,22 @@ def advice_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
 def advice_to_table(d: dict[str, Any], out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 110)
+    console = Console(file=out, highlight=False, markup=False, soft_wrap=False, width=None if out.isatty() else 110)
     inp = d["input"]
     cols = inp["columns"]
     seen = f"{cols['y_true']}" + (f" vs {cols['y_pred']}" if cols.get("y_pred") else " (no predictions)")
-    console.print(f"[bold]{inp['predictions']}[/] · {inp['rows']} rows · {seen}")
-    console.print(f"task: [bold]{d['task']}[/] (labels: {d['label_kind']}, predictions: {d['prediction_kind']})")
+    console.print(Text.assemble((inp["predictions"], "bold"), f" · {inp['rows']} rows · {seen}"))
+    console.print(
+        Text.assemble(
+            "task: ", (d["task"], "bold"), f" (labels: {d['label_kind']}, predictions: {d['prediction_kind']})"
+        )
+    )
     console.print()
-    console.print("[bold]evidence[/]")
+    console.print("evidence", style="bold")
     for e in d["evidence"]:
-        console.print(f"  - {e['text']}", markup=False)
+        console.print(f"  - {e['text']}")
     t = Table(show_edge=False, title="advice", title_justify="left")
     t.add_column("", no_wrap=True)
     t.add_column("use", no_wrap=True)
@@ -601,9 +611,9 @@ def advice_to_table(d: dict[str, Any], out: TextIO) -> None:
     console.print()
     console.print(t)
     for note in d.get("notes", []):
-        console.print(f"note: {note}", markup=False)
+        console.print(f"note: {note}")
     for other in inp.get("other_predictions", []):
-        console.print(f"note: the file also has {other}; rerun with --y-pred '{other}' to inspect it", markup=False)
+        console.print(f"note: the file also has {other}; rerun with --y-pred '{other}' to inspect it")
 
 
 def advice_to_csv(d: dict[str, Any], out: TextIO) -> None:

@@ -305,7 +305,7 @@ def test_weighted_cost_interval_groups_and_top(tmp_path: Path) -> None:
     for g in r["groups"]["split"]:
         m = (df["split"] == g["group"]).to_numpy()
         assert close(g["cost"], float(np.sum(w[m] * losses[m]) / np.sum(w[m])))
-    order = np.argsort(-losses, kind="stable")[:2]
+    order = np.argsort(-(w * losses), kind="stable")[:2]  # ranked by contribution w * l
     assert [t["row"] for t in r["top"]] == order.tolist()
     for t, i in zip(r["top"], order, strict=True):
         assert close(t["loss"], losses[i]) and close(t["share"], w[i] * losses[i] / np.sum(w * losses))
@@ -875,3 +875,67 @@ def test_compare_and_recommend_help_are_quick() -> None:
     heavy, _ = proc.stdout.rsplit("]", 1)
     assert heavy + "]" == "[]"
     assert time.perf_counter() - start < 15.0
+
+
+# --- review findings ------------------------------------------------------------------------------
+
+
+def test_data_that_looks_like_markup_is_printed_as_given(tmp_path: Path) -> None:
+    path = tmp_path / "mk.csv"
+    path.write_text("y_true,y_pred,seg\n1,2,[/x]\n2,3,[red]b\n3,3,[/x]\n4,1,[red]b\n")
+    out = ok("eval", path, "-l", "mse", "--group-by", "seg", "-f", "table").stdout
+    assert "[/x]" in out and "[red]b" in out
+    a, b = tmp_path / "m[v1].csv", tmp_path / "m[v2].csv"
+    a.write_text("y_true,y_pred\n1,2\n2,3\n3,3\n")
+    b.write_text("y_true,y_pred\n1,1\n2,2\n3,4\n")
+    assert "m[v2]" in ok("compare", a, b, "-l", "mse", "-f", "table").stdout
+
+
+def test_fail_if_worse_fails_an_infinitely_worse_candidate(tmp_path: Path) -> None:
+    base, cand = tmp_path / "base.csv", tmp_path / "cand.csv"
+    base.write_text("y_true,y_pred\n0,0.1\n1,0.9\n0,0.2\n1,0.8\n")
+    cand.write_text("y_true,y_pred\n0,0.1\n1,0.0\n0,0.2\n1,0.8\n")  # p = 0 for a positive: bce = inf
+    r = run("compare", base, cand, "-l", "bce", "--fail-if-worse", "-f", "json")
+    assert r.exit_code == 1 and "cand" in r.stderr
+    assert run("compare", cand, base, "-l", "bce", "--fail-if-worse", "-f", "json").exit_code == 0
+
+
+def test_compare_refuses_nan_propagate() -> None:
+    assert_error(run("compare", REG, DATA / "regression_gbm.csv", "-l", "mse", "--nan", "propagate"), "--nan omit")
+
+
+def test_zero_weight_rows_are_not_evidence(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    n = 40
+    y = rng.normal(size=n)
+    p = y + rng.normal(size=n)
+    w = np.zeros(n)
+    w[:10] = 1.0
+    path = tmp_path / "w.csv"
+    pd.DataFrame({"y_true": y, "y_pred": p, "w": w}).to_csv(path, index=False)
+    d = eval_json(path, "-l", "mse", "--weight", "w", "--ci", "0.9", "--top", "3")
+    ci = d["results"][0]["ci"]
+    se = (p[:10] - y[:10]) ** 2
+    from scipy import stats as sps  # noqa: PLC0415 - scipy is a test-only reference
+
+    lo, hi = sps.t.interval(0.9, 9, loc=se.mean(), scale=se.std(ddof=1) / math.sqrt(10))
+    assert close(ci["high"], hi, 1e-9) and close(ci["low"], max(lo, 0.0), 1e-9)
+    # The worst rows are ranked by their contribution: zero-weight rows never lead.
+    assert all(row["row"] < 10 for row in d["results"][0]["top"])
+
+
+def test_warnings_also_under_one_framework() -> None:
+    r = run("eval", DATA / "binary.csv", "-l", "bce_logits", "--y-pred", "y_pred", "--compat", "torch", "-f", "json")
+    assert r.exit_code == 0 and "look like probabilities" in r.stderr
+
+
+@pytest.mark.parametrize("flag", [["--top", "3"], ["--hist"]])
+def test_reduction_none_refuses_analyses(flag: list[str]) -> None:
+    assert_error(run("eval", REG, "-l", "mse", "--reduction", "none", *flag), flag[0])
+
+
+def test_markdown_cells_escape_pipes() -> None:
+    out = ok("eval", DATA / "multiclass.csv", "-l", "cce", "--group-by", "split,label", "-f", "markdown").stdout
+    rows = [line for line in out.splitlines() if line.startswith("| split+label=")]
+    assert rows and all(line.count(" | ") == rows[0].count(" | ") for line in rows)
+    assert "validation \\| 0" in out

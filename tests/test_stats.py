@@ -915,3 +915,42 @@ def test_evaluate_files_bad_where_and_group_by() -> None:
         evaluate_files(path, MSE, {}, ci=1.5)
     with pytest.raises(UsageError):
         evaluate_files(path, MSE, {}, ci=0.9, ci_method="jackknife")
+
+
+def test_group_intervals_equal_one_interval_per_group() -> None:
+    rng = np.random.default_rng(11)
+    n, k = 3000, 40
+    group = rng.integers(0, k, n)
+    v = rng.exponential(size=n)
+    w = rng.choice([0.0, 0.5, 2.0], size=n)
+    for root in (False, True):
+        parts = stats.Parts(w * v, w, root)
+        costs, ivs = stats.group_intervals(parts, group, k, 0.9, floor=0.0)
+        for g in range(k):
+            one = stats.interval(parts.subset(group == g), 0.9, floor=0.0)
+            assert costs[g] == pytest.approx(parts.subset(group == g).cost(), rel=1e-12)
+            assert ivs[g].low == pytest.approx(one.low, rel=1e-9, abs=0)
+            assert ivs[g].high == pytest.approx(one.high, rel=1e-9, abs=0)
+            assert ivs[g].se == pytest.approx(one.se, rel=1e-9, abs=0)
+
+
+def test_zero_weight_rows_do_not_count_as_rows() -> None:
+    v = np.array([1.0, 2.0, 0.0, 0.0, 0.0])
+    d = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
+    iv = stats.interval(stats.Parts(v, d), 0.95)
+    ref = stats.interval(stats.Parts(v[:2], d[:2]), 0.95)
+    assert (iv.low, iv.high, iv.se) == (ref.low, ref.high, ref.se)
+    one = stats.interval(stats.Parts(np.array([3.0, 0.0, 0.0]), np.array([1.0, 0.0, 0.0])))
+    assert math.isnan(one.low) and "2 rows with weight" in one.note
+    boot = stats.interval(stats.Parts(v, d), 0.95, "bootstrap", replicates=200)
+    assert math.isfinite(boot.low) and math.isfinite(boot.high)
+
+
+def test_overfitting_verdict_has_no_ratio_for_negative_costs() -> None:
+    rng = np.random.default_rng(2)
+    a = stats.Parts(rng.normal(-3.0, 0.1, 200), np.ones(200))
+    b = stats.Parts(rng.normal(-2.0, 0.1, 200), np.ones(200))
+    gap = stats.group_gap(a, b)
+    assert math.isnan(gap.ratio)
+    text = stats.overfitting_verdict("train", "validation", gap, a.cost(), b.cost())
+    assert text.startswith("overfitting:") and "x the" not in text
