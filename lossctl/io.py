@@ -492,14 +492,21 @@ def find_pred_columns(loss: Loss, table: Table, given: str | None) -> list[str]:
 
 def find_label_columns(loss: Loss, table: Table, given: str | None) -> list[str]:
     """The label column(s): one (values or class ids), or K for label distributions."""
-    cols, src = table.columns, table.source
+    src = table.source
     if given:
         found = _given_columns(table, given, "--y-true", "label")
         if loss.task is not Task.MULTICLASS and len(found) > 1:
             raise UsageError(f"{loss.name} takes one label column; --y-true '{given}' matches {len(found)}")
         return check_class_columns(found, src) if len(found) > 1 else found
+    return default_label_columns(table, loss.task is Task.MULTICLASS and not loss.label_rows_are_distributions)
+
+
+def default_label_columns(table: Table, vectors: bool) -> list[str]:
+    """The label column found by its usual names; with ``vectors``, failing that, a run of label
+    columns (true_0, true_1, ...) for vector or multi-label rows."""
+    cols, src = table.columns, table.source
     one = _pick(cols, LABEL_NAMES, "label", src)
-    if one is None and loss.task is Task.MULTICLASS and not loss.label_rows_are_distributions:
+    if one is None and vectors:
         for pattern in LABEL_GLOBS:
             found = _glob(cols, pattern)
             if len(found) >= 2:

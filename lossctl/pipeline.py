@@ -206,6 +206,12 @@ def _load(
     return io.Table(ptab.source, ptab.format, list(frame.columns), frame), None, 0, 0
 
 
+def _label_column(c: str, ptab: io.Table, table: io.Table) -> str:
+    """Where a label file's column ``c`` is in the joined table: renamed ``c__labels`` when the
+    predictions file has a column of the same name."""
+    return c + "__labels" if c in ptab.columns and c + "__labels" in table.columns else c
+
+
 def plan_runs(
     losses: Sequence[Loss],
     params: Mapping[str, Any],
@@ -347,7 +353,7 @@ def evaluate_files(
     t1 = time.perf_counter()
 
     def label_col(c: str) -> str:
-        return c + "__labels" if labels and c in ptab.columns and c + "__labels" in table.columns else c
+        return _label_column(c, ptab, table) if labels else c
 
     results: list[EvalResult] = []
     columns = {lo.name: (tcols, pcols) for lo, tcols, pcols in plan}
@@ -784,18 +790,7 @@ def recommend_file(
     if y_true:
         tcols = io._given_columns(ltab, y_true, "--y-true", "label")
     else:
-        one = io._pick(ltab.columns, io.LABEL_NAMES, "label", ltab.source)
-        tcols = [one] if one else []
-        for pattern in () if one else io.LABEL_GLOBS:
-            group = io._glob(ltab.columns, pattern)
-            if len(group) >= 2:
-                tcols = group
-                break
-        if not tcols:
-            raise InputError(
-                f"no label column in '{ltab.source}' (looked for {', '.join(io.LABEL_NAMES)}); "
-                f"name it with --y-true COL. Its columns: {', '.join(ltab.columns)}"
-            )
+        tcols = io.default_label_columns(ltab, vectors=True)
     candidates = [io._given_columns(ptab, y_pred, "--y-pred", "prediction")] if y_pred else _prediction_candidates(ptab)
     candidates = [c for c in candidates if not (set(c) & set(tcols))]
     pcols = candidates[0] if candidates else []
@@ -808,10 +803,7 @@ def recommend_file(
     if filters:
         table, _, applied = _apply_where(table, filters, extra)
 
-    def label_col(c: str) -> str:
-        return c + "__labels" if labels and c in ptab.columns and c + "__labels" in table.columns else c
-
-    yt = io.numeric_matrix(table, [label_col(c) for c in tcols])
+    yt = io.numeric_matrix(table, [_label_column(c, ptab, table) if labels else c for c in tcols])
     yp = io.numeric_matrix(table, pcols) if pcols else None
     rec = advice.recommend(yt, yp)
     for a in rec.advice:

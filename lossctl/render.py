@@ -99,12 +99,25 @@ def to_json(d: dict[str, Any], out: TextIO) -> None:
     out.write("\n")
 
 
-def to_csv(d: dict[str, Any], out: TextIO) -> None:
-    rows = summary_rows(d)
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["loss"], lineterminator="\n")
+def write_csv_rows(rows: list[dict[str, Any]], out: TextIO, fields: list[str] | None = None) -> None:
+    """Flat rows as CSV: the header from ``fields`` (or the first row), None as an empty cell."""
+    fieldnames = fields or (list(rows[0]) if rows else ["loss"])
+    writer = csv.DictWriter(out, fieldnames=fieldnames, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+def console_for(out: TextIO, width: int = 10_000) -> Any:
+    """A rich console for ``out``: no markup (data is printed as given, even '[red]'), and off a
+    terminal never narrower than ``width``, so no value is cut to fit 80 columns."""
+    from rich.console import Console
+
+    return Console(file=out, highlight=False, markup=False, soft_wrap=False, width=None if out.isatty() else width)
+
+
+def to_csv(d: dict[str, Any], out: TextIO) -> None:
+    write_csv_rows(summary_rows(d), out)
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -146,12 +159,10 @@ def to_markdown(d: dict[str, Any], out: TextIO) -> None:
 
 def to_table(d: dict[str, Any], out: TextIO) -> None:
     """Rich tables: a summary with one column per loss, then the timing table."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    # Off a terminal, never cut a value to fit 80 columns: let the table take the width it needs.
-    console = Console(file=out, highlight=False, markup=False, soft_wrap=False, width=None if out.isatty() else 10_000)
+    console = console_for(out)
     inp = d["input"]
     src = inp["predictions"] + (f" + {inp['labels']}" if inp.get("labels") else "")
     console.print(Text.assemble((src, "bold"), f" · {inp['rows']} rows"))
@@ -409,10 +420,9 @@ def env_lines(d: dict[str, Any]) -> list[str]:
 
 
 def bench_to_table(d: dict[str, Any], out: TextIO) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, highlight=False, markup=False, soft_wrap=False, width=None if out.isatty() else 10_000)
+    console = console_for(out)
     table = Table(show_edge=False)
     for key, head in BENCH_COLUMNS:
         table.add_column(head, justify="left" if key in ("loss", "dtype", "impl") else "right", no_wrap=True)
@@ -437,10 +447,7 @@ def bench_to_json(d: dict[str, Any], out: TextIO) -> None:
 def bench_to_csv(d: dict[str, Any], out: TextIO) -> None:
     for line in env_lines(d):
         out.write(f"# {line}\n")
-    writer = csv.DictWriter(out, fieldnames=[k for k, _ in BENCH_COLUMNS], lineterminator="\n")
-    writer.writeheader()
-    for row in bench_rows(d):
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    write_csv_rows(bench_rows(d), out, [k for k, _ in BENCH_COLUMNS])
 
 
 def bench_to_markdown(d: dict[str, Any], out: TextIO) -> None:
@@ -491,11 +498,10 @@ def compare_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def compare_to_table(d: dict[str, Any], out: TextIO) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, markup=False, soft_wrap=False, width=None if out.isatty() else 10_000)
+    console = console_for(out)
     inp = d["input"]
     how = f"matched on {inp['key']}" if inp.get("key") else "matched by position"
     console.print(
@@ -541,11 +547,7 @@ def compare_to_table(d: dict[str, Any], out: TextIO) -> None:
 
 
 def compare_to_csv(d: dict[str, Any], out: TextIO) -> None:
-    rows = compare_rows(d)
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["loss"], lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    write_csv_rows(compare_rows(d), out)
 
 
 def compare_to_markdown(d: dict[str, Any], out: TextIO) -> None:
@@ -584,11 +586,10 @@ def advice_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def advice_to_table(d: dict[str, Any], out: TextIO) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, markup=False, soft_wrap=False, width=None if out.isatty() else 110)
+    console = console_for(out, 110)
     inp = d["input"]
     cols = inp["columns"]
     seen = f"{cols['y_true']}" + (f" vs {cols['y_pred']}" if cols.get("y_pred") else " (no predictions)")
@@ -617,10 +618,7 @@ def advice_to_table(d: dict[str, Any], out: TextIO) -> None:
 
 
 def advice_to_csv(d: dict[str, Any], out: TextIO) -> None:
-    rows = advice_rows(d)
-    writer = csv.DictWriter(out, fieldnames=["loss", "primary", "params", "command", "reason"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    write_csv_rows(advice_rows(d), out, ["loss", "primary", "params", "command", "reason"])
 
 
 def advice_to_markdown(d: dict[str, Any], out: TextIO) -> None:

@@ -250,15 +250,16 @@ def interval(
         costs = bootstrap_costs([parts], replicates, seed)[:, 0] if draws is None else draws
         low, high = _percentiles(costs, level)
         return Interval(level, method, low, high, float(np.std(costs, ddof=1)), replicates, seed)
-    r = parts.ratio()
-    plain = Parts(parts.v, parts.d, False)
-    se_r = _se(plain.influence())
-    half = t_ppf(0.5 + level / 2.0, parts.n - 1) * se_r
-    low, high = _f(r - half, parts.root), _f(r + half, parts.root)
-    if floor is not None:
-        low = max(low, floor)
-    se = _se(parts.influence()) if parts.root else se_r
-    return Interval(level, method, low, high, se)
+    return group_intervals(parts, np.zeros(parts.n, dtype=np.intp), 1, level, floor)[1][0]
+
+
+def _bootstrap_difference(diffs: np.ndarray, level: float, replicates: int, seed: int) -> tuple[Interval, float]:
+    """The percentile interval of bootstrap differences and a two-sided p-value: twice the smaller
+    share of replicates on either side of zero (+1 smoothing, so it is never 0)."""
+    low, high = _percentiles(diffs, level)
+    side = min(int(np.sum(diffs <= 0)), int(np.sum(diffs >= 0)))
+    p = min(1.0, 2.0 * (side + 1) / (replicates + 1))
+    return Interval(level, "bootstrap", low, high, float(np.std(diffs, ddof=1)), replicates, seed), p
 
 
 def group_seed(seed: int, group: str) -> int:
@@ -410,12 +411,7 @@ def paired(
         return PairedDiff(diff, bad, math.nan, "none", n, better, worse, ties)
     if method == "bootstrap":
         costs = bootstrap_costs([baseline, candidate], replicates, seed)
-        diffs = costs[:, 1] - costs[:, 0]
-        low, high = _percentiles(diffs, level)
-        # Two-sided: twice the smaller share of replicates on either side of zero (+1 smoothing).
-        side = min(int(np.sum(diffs <= 0)), int(np.sum(diffs >= 0)))
-        p = min(1.0, 2.0 * (side + 1) / (replicates + 1))
-        iv = Interval(level, method, low, high, float(np.std(diffs, ddof=1)), replicates, seed)
+        iv, p = _bootstrap_difference(costs[:, 1] - costs[:, 0], level, replicates, seed)
         return PairedDiff(diff, iv, p, "paired bootstrap", n, better, worse, ties)
     se = _se(candidate.influence() - baseline.influence())
     df = baseline.n - 1
@@ -485,13 +481,8 @@ def group_gap(
         else:
             ra = bootstrap_costs([first], replicates, seed)[:, 0]
             rb = bootstrap_costs([second], replicates, (seed + 1) % 2**63)[:, 0]  # its own stream
-        diffs = rb - ra
-        low, high = _percentiles(diffs, level)
-        side = min(int(np.sum(diffs <= 0)), int(np.sum(diffs >= 0)))
-        p = min(1.0, 2.0 * (side + 1) / (replicates + 1))
-        return GroupGap(
-            gap, ratio, Interval(level, method, low, high, float(np.std(diffs, ddof=1)), replicates, seed), p
-        )
+        iv, p = _bootstrap_difference(rb - ra, level, replicates, seed)
+        return GroupGap(gap, ratio, iv, p)
     sa, sb = _se(first.influence()), _se(second.influence())
     se = math.sqrt(sa * sa + sb * sb)
     if se == 0.0:

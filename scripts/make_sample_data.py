@@ -26,6 +26,7 @@ script and is not required by lossctl itself.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,14 +83,13 @@ def report(name: str, metric: str, values: dict[str, float]) -> None:
     print(f"{name:<11} {metric:<9} {parts}")
 
 
-def make_regression() -> pd.DataFrame:
-    """Ridge regression on the diabetes dataset."""
+def regression_frame(name: str, model: Any) -> pd.DataFrame:
+    """``model`` fitted on the diabetes training rows; its predictions for every row."""
     X, y = load_diabetes(return_X_y=True)
     train, val = split_indices(y, stratify=False)
-    model = Ridge(alpha=1.0).fit(X[train], y[train])
-    y_pred = model.predict(X)
+    y_pred = model.fit(X[train], y[train]).predict(X)
     report(
-        "regression",
+        name,
         "mse",
         {
             "train": mean_squared_error(y[train], y_pred[train]),
@@ -104,30 +104,16 @@ def make_regression() -> pd.DataFrame:
             "y_pred": y_pred.astype(np.float64),
         }
     )
+
+
+def make_regression() -> pd.DataFrame:
+    """Ridge regression on the diabetes dataset."""
+    return regression_frame("regression", Ridge(alpha=1.0))
 
 
 def make_regression_gbm() -> pd.DataFrame:
     """Gradient-boosted trees on the diabetes dataset, same split as the Ridge model."""
-    X, y = load_diabetes(return_X_y=True)
-    train, val = split_indices(y, stratify=False)
-    model = GradientBoostingRegressor(n_estimators=300, max_depth=4, random_state=RANDOM_STATE)
-    y_pred = model.fit(X[train], y[train]).predict(X)
-    report(
-        "gbm",
-        "mse",
-        {
-            "train": mean_squared_error(y[train], y_pred[train]),
-            "validation": mean_squared_error(y[val], y_pred[val]),
-        },
-    )
-    return pd.DataFrame(
-        {
-            "id": np.arange(len(y), dtype=np.int64),
-            "split": split_column(len(y), val),
-            "y_true": y.astype(np.float64),
-            "y_pred": y_pred.astype(np.float64),
-        }
-    )
+    return regression_frame("gbm", GradientBoostingRegressor(n_estimators=300, max_depth=4, random_state=RANDOM_STATE))
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, train: np.ndarray, *, C: float) -> Pipeline:
