@@ -156,6 +156,16 @@ class Loss:
     # (role, names looked for in a file), in the order the kernel reads them.
     pred_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
+    # The derivative of the per-sample loss with respect to the prediction (the logits for the
+    # logits forms), a plain function numba compiles like the kernel:
+    # - one prediction column: ``grad(y, p, *params) -> dl/dp``;
+    # - a row of predictions (multiclass, or named prediction columns): ``grad(y, x, out, *params)``
+    #   writes dl/dx_j into ``out[j]`` (``y`` is the label row for multiclass; class ids are given
+    #   to it as one-hot rows).
+    # Where the loss has a kink, it returns the subgradient of least magnitude (0 for |r| at 0
+    # and for the hinge at its margin, as sign(0) = 0 and relu'(0) = 0 in the frameworks).
+    grad: Callable[..., Any] | None = None
+
     # Where a framework lacks the loss, the expression its users write instead (for `lossctl
     # bench` only: it is not that framework's loss, so --compat does not offer it).
     composed: Mapping[str, Callable[..., float]] = field(default_factory=dict)

@@ -37,8 +37,13 @@ def _mse_ref(y, p):  # type: ignore[no-untyped-def]
     return np.square(np.subtract(p, y))
 
 
+def mse_grad(y: float, p: float) -> float:
+    return 2.0 * (p - y)
+
+
 @loss(
     name="mse",
+    grad=mse_grad,
     aliases=("l2", "mean_squared_error"),
     summary="Mean squared error",
     formula="(y_pred - y_true)^2",
