@@ -14,7 +14,7 @@ import numpy as np
 
 from lossctl import engine
 from lossctl.domains import PROBABILITY, Domain
-from lossctl.errors import InputError, UsageError
+from lossctl.errors import InputError, UsageError, did_you_mean
 from lossctl.registry import (
     FRAMEWORK_CLASS_DIVISOR,
     FRAMEWORK_DIVISOR,
@@ -69,6 +69,10 @@ class EvalResult:
     _k: int = field(default=1, repr=False)  # the mean is also divided by K classes
     _root: bool = field(default=False, repr=False)  # the cost is the root of the mean
     _missing: Any = field(default=None, repr=False)  # input rows left out for NaN (--nan omit/propagate)
+    _gradient: Any = field(default=None, repr=False)
+    _compute_gradient: Callable[[], Any] | None = field(default=None, repr=False)
+    _no_gradient: str = field(default="", repr=False)  # why gradient() is refused, if it is
+    _sweep_totals: Callable[[Any], tuple[Any, float]] | None = field(default=None, repr=False)
 
     @property
     def per_sample(self) -> np.ndarray:
@@ -116,6 +120,84 @@ class EvalResult:
         from lossctl.registry import NONNEGATIVE
 
         return 0.0 if NONNEGATIVE in get_loss(self.loss).properties else None
+
+    def gradient(self) -> np.ndarray:
+        """The derivative of each (unweighted) per-sample loss with respect to its prediction:
+        (n,) for one prediction column, (n, K) (or (n, m) named columns) otherwise, in the rows
+        and order of ``per_sample``. Computed on first access from the loss's declared derivative."""
+        if self._gradient is None:
+            if self._compute_gradient is None:
+                raise UsageError(self._no_gradient or f"{self.loss} declares no gradient")
+            self._gradient = self._compute_gradient()
+        return self._gradient  # type: ignore[no-any-return]
+
+    def cost_gradient(self) -> np.ndarray:
+        """d(cost)/d(prediction) for every row (and column): the per-sample gradient times the
+        row's weight over the cost's divisor, through the root for rmse-like costs. This is the
+        gradient a training step on this data would follow."""
+        if self.reduction == "none":
+            raise UsageError("reduction 'none' has no cost to differentiate; use mean, element_mean or sum")
+        g = self.gradient()
+        w = np.ones(g.shape[0]) if self._weights is None else np.asarray(self._weights, dtype=np.float64)
+        scale = w if self.divisor is None else w / self.divisor
+        if self._root:  # d sqrt(m) = dm / (2 sqrt(m)); at a zero cost every gradient is 0 too
+            scale = scale / (2.0 * self.cost) if self.cost else scale * 0.0
+        with np.errstate(invalid="ignore"):
+            # A zero-weight row does not move the cost, even where its own gradient is inf.
+            out = np.where(
+                (scale == 0)[:, None] if g.ndim == 2 else scale == 0,
+                0.0,
+                g * (scale[:, None] if g.ndim == 2 else scale),
+            )
+        return out  # type: ignore[no-any-return]
+
+    def sweep(self, param: str, values: Any) -> Sweep:
+        """The cost at each value of one parameter (the others as evaluated), in one pass over the
+        rows: every row is read once and its loss computed at every value."""
+        lo = get_loss(self.loss)
+        if self._sweep_totals is None:
+            raise UsageError(f"a sweep evaluates lossctl's own {lo.name}; drop --compat to sweep it")
+        if self.reduction == "none":
+            raise UsageError("reduction 'none' has no cost to sweep; use mean, element_mean or sum")
+        if param not in lo.param_names:
+            takes = ", ".join(lo.param_names) or "no parameters"
+            hint = did_you_mean(param, lo.param_names)
+            raise UsageError(f"{lo.name} has no parameter '{param}' to sweep; it takes {takes}.{hint}")
+        checked = [lo.resolve_params({**self.params, param: float(v)}) for v in np.asarray(values, dtype=np.float64)]
+        if not checked:
+            raise UsageError(f"the sweep of {param} has no values")
+        grid = np.array([list(c.values()) for c in checked], dtype=np.float64).reshape(len(checked), len(lo.params))
+        t0 = time.perf_counter()
+        totals, _ = self._sweep_totals(grid)
+        seconds = time.perf_counter() - t0
+        costs = np.asarray(totals, dtype=np.float64)
+        if self.divisor is not None:
+            costs = costs / self.divisor
+        if self._root:
+            costs = np.sqrt(costs)
+        if self.nan_policy == "propagate" and self.omitted:
+            costs = np.full_like(costs, math.nan)
+        fixed = {k: v for k, v in self.params.items() if k != param}
+        return Sweep(
+            self.label or self.loss, param, grid[:, lo.param_names.index(param)], costs, fixed, self.n, seconds
+        )
+
+    def gradient_magnitude(self) -> np.ndarray:
+        """|gradient| per row (the Euclidean norm of the row for several prediction columns)."""
+        g = self.gradient()
+        return np.abs(g) if g.ndim == 1 else np.sqrt(np.einsum("ij,ij->i", g, g))  # type: ignore[no-any-return]
+
+    def gradient_summary(self) -> dict[str, float]:
+        """The norm of the cost's gradient and the spread of the per-sample gradient magnitudes."""
+        dc = self.cost_gradient()
+        mag = self.gradient_magnitude()
+        with np.errstate(over="ignore", invalid="ignore"):
+            norm = float(np.sqrt(np.sum(dc * dc)))
+        return {
+            "cost_grad_norm": norm,
+            "mean_abs": float(np.mean(mag)) if mag.size else math.nan,
+            "max_abs": float(np.max(mag)) if mag.size else math.nan,
+        }
 
     def tail_shares(self) -> dict[str, float | None]:
         """The share of the total loss carried by the worst 1% and 10% of rows."""
@@ -192,6 +274,73 @@ class EvalResult:
         if self.timings:
             d["timings"] = dict(self.timings)
         return d
+
+
+@dataclass
+class Sweep:
+    """The cost of one loss at each value of one parameter."""
+
+    loss: str
+    param: str
+    values: np.ndarray
+    costs: np.ndarray
+    fixed: dict[str, float]  # the other parameters
+    n: int
+    seconds: float  # the sweep pass (every value, one read of the rows)
+
+    def best(self) -> tuple[float, float] | None:
+        """(value, cost) where the cost is least (the first such value), or None if none is finite."""
+        finite = np.isfinite(self.costs)
+        if not finite.any():
+            return None
+        i = int(np.argmin(np.where(finite, self.costs, np.inf)))
+        return float(self.values[i]), float(self.costs[i])
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.best()
+        return {
+            "loss": self.loss,
+            "param": self.param,
+            "fixed": dict(self.fixed),
+            "n": self.n,
+            "values": [float(v) for v in self.values],
+            "costs": [float(c) for c in self.costs],
+            "best": None if best is None else {"value": best[0], "cost": best[1]},
+            "seconds": self.seconds,
+        }
+
+
+def parse_grid(text: str) -> tuple[str, np.ndarray]:
+    """``delta=0.1:5:20`` (20 evenly spaced values from 0.1 to 5), ``delta=0.01:10:30:log`` (log
+    spaced) or ``delta=0.5,1,2`` -> (name, values)."""
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    example = "for example --sweep delta=0.1:5:20 (start:stop:count[:log]) or --sweep delta=0.5,1,2"
+    if not sep or not name or not spec.strip():
+        raise UsageError(f"--sweep takes NAME=START:STOP:COUNT, got '{text}'; {example}")
+    try:
+        if ":" in spec:
+            parts = [x.strip() for x in spec.split(":")]
+            log = parts[-1].lower() == "log"
+            if log:
+                parts = parts[:-1]
+            if len(parts) != 3:
+                raise ValueError
+            lo_, hi_, count = float(parts[0]), float(parts[1]), int(parts[2])
+            if not (math.isfinite(lo_) and math.isfinite(hi_)) or not 2 <= count <= 100_000:
+                raise UsageError(f"--sweep {text}: give finite ends and a count from 2 to 100000; {example}")
+            if log and (lo_ <= 0 or hi_ <= 0):
+                raise UsageError(f"--sweep {text}: a log grid needs positive ends; {example}")
+            values = np.geomspace(lo_, hi_, count) if log else np.linspace(lo_, hi_, count)
+        else:
+            values = np.array([float(x) for x in spec.split(",")])
+            if not np.isfinite(values).all():
+                raise UsageError(f"--sweep {text}: every value must be finite")
+    except ValueError as e:
+        if isinstance(e, UsageError):
+            raise
+        raise UsageError(f"--sweep '{text}' is not a grid; {example}") from None
+    return name, values
 
 
 def _numeric(a: Any, what: str) -> np.ndarray:
@@ -664,6 +813,18 @@ def evaluate(
         compute(out)
         return out
 
+    def gradient() -> np.ndarray:
+        return engine.run_grad(target, layout, yt, yp, ptuple)
+
+    def sweep_totals(grid: Any) -> tuple[Any, float]:
+        return engine.run_sweep(target, layout, yt, yp, w, grid)
+
+    no_gradient = ""
+    if target.grad is None:
+        no_gradient = f"{lo.name} declares no derivative, so it has no gradient"
+    elif conv is not None:
+        no_gradient = f"gradients follow lossctl's own {lo.name}, not --compat {compat}'s; drop --compat to get them"
+
     # The first call in a process compiles the kernel or loads it from the disk cache: timed apart.
     want_out = keep_per_sample or reduction == "none"
     empty = np.empty(0, dtype=np.float64)
@@ -730,6 +891,9 @@ def evaluate(
         _k=k if reduction == "element_mean" or (conv is not None and conv.per_element) else 1,
         _root=lo.cost == "sqrt_mean",
         _missing=np.flatnonzero(missing) if omitted else None,
+        _compute_gradient=None if no_gradient else gradient,
+        _no_gradient=no_gradient,
+        _sweep_totals=sweep_totals if conv is None else None,
     )
 
 

@@ -327,6 +327,22 @@ def eval_cmd(
         int, typer.Option("--top", min=0, help="List the K worst rows (key, inputs, loss, share of the total).")
     ] = 0,
     hist: Annotated[bool, typer.Option("--hist", help="Draw a histogram of per-sample losses.")] = False,
+    grad: Annotated[
+        bool,
+        typer.Option(
+            "--grad",
+            help="Add per-sample gradients (d loss / d prediction) to the per-sample output, and report "
+            "the norm of the cost's gradient and the rows with the largest gradients.",
+        ),
+    ] = False,
+    sweep: Annotated[
+        str | None,
+        typer.Option(
+            "--sweep",
+            help="Cost against one parameter of one loss, in one pass over the rows: NAME=START:STOP:COUNT "
+            "(add :log for log spacing) or NAME=V1,V2,...; printed as a table and a chart.",
+        ),
+    ] = None,
     warnings: Annotated[
         bool, typer.Option("--warnings/--no-warnings", help="Warn (on stderr) about classic mistakes in the inputs.")
     ] = True,
@@ -348,6 +364,7 @@ def eval_cmd(
             ("--group-by", group_by),
             ("--top", top),
             ("--hist", hist),
+            ("--grad", grad),
         ):
             if given:
                 raise UsageError(f"{flag} needs the cost, which --reduction none does not compute; use mean or sum")
@@ -382,6 +399,8 @@ def eval_cmd(
         top=top,
         histogram=hist,
         warn=warnings,
+        grad=grad,
+        sweep=sweep,
     )
     for text in report.warnings:
         typer.echo(f"lossctl: warning: {text}", err=True)

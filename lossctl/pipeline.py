@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,7 @@ class EvalReport:
     where: list[str] = field(default_factory=list)  # --where filters applied, and the rows they kept
     overfitting: list[dict[str, Any]] = field(default_factory=list)  # train vs held-out gaps
     warnings: list[str] = field(default_factory=list)  # classic mistakes spotted in the inputs
+    gradient_columns: dict[str, list[str]] = field(default_factory=dict)  # label -> prediction columns (--grad)
 
     def to_dict(self, with_stats: bool = True) -> dict[str, Any]:
         from lossctl import __version__
@@ -79,13 +81,27 @@ class EvalReport:
         data = {self.row_id_name: ids}
         for r in self.results:
             name = r.label or r.loss
-            if r.kept is None:
-                data[name] = r.per_sample
-            else:  # rows left out (--nan omit/propagate, --ignore-index) stay in the file, with NaN
-                full = np.full(self.rows, np.nan)
-                full[r.kept] = r.per_sample
-                data[name] = full
+            data[name] = self._full(r, r.per_sample)
+            pcols = self.gradient_columns.get(name)
+            if pcols is not None:
+                g = r.gradient()
+                if g.ndim == 1:
+                    data[f"grad_{name}"] = self._full(r, g)
+                else:
+                    for j, c in enumerate(pcols):
+                        data[f"grad_{name}[{c}]"] = self._full(r, g[:, j])
         return pd.DataFrame(data)
+
+    def _full(self, r: EvalResult, values: Any) -> Any:
+        """Values of the rows ``r`` kept, placed in all the input rows (NaN for rows left out by
+        --nan omit/propagate or --ignore-index: they stay in the file)."""
+        import numpy as np
+
+        if r.kept is None:
+            return values
+        full = np.full(self.rows, np.nan)
+        full[r.kept] = values
+        return full
 
 
 def _key_text(series: Any) -> Any:
@@ -284,6 +300,8 @@ def evaluate_files(
     histogram: bool = False,
     warn: bool = True,
     row_key: str | None = None,
+    grad: bool = False,
+    sweep: str | None = None,
 ) -> EvalReport:
     """Read ``predictions`` (and ``labels``), evaluate each loss and return the report.
 
@@ -301,10 +319,15 @@ def evaluate_files(
     (``ci_method`` "normal" or "bootstrap", with ``seed`` and ``replicates``); ``top`` lists the
     worst rows; ``histogram`` adds the per-sample histogram; ``warn`` checks for classic mistakes.
     ``row_key`` names a column of a single file to carry as the row id (``lossctl compare --key``).
+    ``grad`` adds per-sample gradients (to ``per_sample_frame``) and, per loss, the norm of the
+    cost's gradient and the rows with the largest gradients (``top`` of them, else 5).
+    ``sweep`` ("delta=0.1:5:20", see :func:`lossctl.api.parse_grid`) adds the cost of the one loss
+    at every value of one parameter, computed in one pass over the rows.
     """
     from lossctl import stats
 
     runs, skipped = plan_runs(losses, params, compat)
+    grid = _sweep_grid(sweep, runs, compat) if sweep is not None else None
     if ci is not None:
         stats.check_level(ci)
         stats.check_method(ci_method)
@@ -314,7 +337,7 @@ def evaluate_files(
     groupings = [[c.strip() for c in g.split(",") if c.strip()] for g in group_by]
     if any(not g for g in groupings):
         raise UsageError("--group-by needs a column name")
-    if filters or groupings or ci is not None or top or histogram:
+    if filters or groupings or ci is not None or top or histogram or grad:
         keep_per_sample = True
     t0 = time.perf_counter()
     if labels is not None and labels == predictions and labels != "-":
@@ -381,6 +404,8 @@ def evaluate_files(
             **given,
         )
         r.label = label
+        if grid is not None:
+            r.extras["sweep"] = r.sweep(*grid).to_dict()
         key = (lo.name, repr(sorted(given.items())))
         if fw is None:
             own[key] = r.cost
@@ -413,6 +438,7 @@ def evaluate_files(
         replicates=replicates,
         top=top,
         histogram=histogram,
+        grad=grad,
     )
     warnings = _warnings(runs, results) if warn else []
     report = EvalReport(
@@ -432,8 +458,26 @@ def evaluate_files(
         where=applied,
         overfitting=overfitting,
         warnings=warnings,
+        gradient_columns={r.label or r.loss: columns[r.loss][1] for r in results} if grad else {},
     )
     return report
+
+
+def _sweep_grid(text: str, runs: Sequence[tuple[Loss, Any, str | None, str]], compat: str | None) -> tuple[str, Any]:
+    """The parameter and values of ``--sweep``, checked against the one loss it applies to."""
+    from lossctl.api import parse_grid
+
+    if compat is not None:
+        raise UsageError("--sweep evaluates lossctl's own loss; drop --compat")
+    if len(runs) != 1:
+        raise UsageError("--sweep varies a parameter of one loss; give one --loss and one value per other parameter")
+    lo, given, _, _ = runs[0]
+    name, values = parse_grid(text)
+    if name in given:
+        raise UsageError(f"--sweep {name}=... and -p {name}=... both set {name}; drop one")
+    for v in values:
+        lo.resolve_params({**given, name: float(v)})  # every value in the parameter's range
+    return name, values
 
 
 # --- rows kept, groups and analyses -----------------------------------------------------------
@@ -518,6 +562,20 @@ def _show_value(yt: Any, yp: Any) -> tuple[str, str]:
     return true_text, pred
 
 
+def _row_record(r: EvalResult, positions: Any, row_ids: Any, j: int) -> dict[str, Any]:
+    """How a report shows the ``j``-th evaluated row of ``r``: its id (or key) and its inputs."""
+    i = int(positions[j])
+    yt_text, yp_text = _show_value(r._y_true[j], r._y_pred[j])
+    rid = row_ids[i] if row_ids is not None else i
+    return {"row": rid.item() if hasattr(rid, "item") else rid, "y_true": yt_text, "y_pred": yp_text}
+
+
+def _grad_text(g: Any) -> str:
+    import numpy as np
+
+    return f"{float(g):.6g}" if np.ndim(g) == 0 else _vector(g)
+
+
 def _vector(x: Any) -> str:
     return "[" + ", ".join(f"{float(v):.4g}" for v in list(x)[:6]) + (", ..." if len(x) > 6 else "") + "]"
 
@@ -534,9 +592,10 @@ def _analyse(
     replicates: int | None,
     top: int,
     histogram: bool,
+    grad: bool = False,
 ) -> list[dict[str, Any]]:
-    """Attach intervals, tail shares, worst rows, histograms and group breakdowns to each result
-    (in ``r.extras``); return the train versus held-out verdicts."""
+    """Attach intervals, tail shares, worst rows, histograms, gradients and group breakdowns to
+    each result (in ``r.extras``); return the train versus held-out verdicts."""
     import numpy as np
 
     from lossctl import stats
@@ -561,26 +620,28 @@ def _analyse(
         if histogram:
             r.extras["histogram"] = r.histogram()
         positions = _row_positions(r)
+        row_of = functools.partial(_row_record, r, positions, row_ids)
+
         if top:
             ls = r.per_sample
             v = r.parts().v
             total = float(np.sum(v))
-            rows = []
             # Weighted: rank by each row's contribution w * l, the same measure as the tail shares.
-            for j in stats.worst_rows(v if r.weighted else ls, top):
-                i = int(positions[j])
-                yt_text, yp_text = _show_value(r._y_true[j], r._y_pred[j])
-                rid = row_ids[i] if row_ids is not None else i
-                rows.append(
-                    {
-                        "row": rid.item() if hasattr(rid, "item") else rid,
-                        "y_true": yt_text,
-                        "y_pred": yp_text,
-                        "loss": float(ls[j]),
-                        "share": float(v[j]) / total if total > 0 and np.isfinite(total) and v[j] >= 0 else None,
-                    }
-                )
-            r.extras["top"] = rows
+            r.extras["top"] = [
+                {
+                    **row_of(j),
+                    "loss": float(ls[j]),
+                    "share": float(v[j]) / total if total > 0 and np.isfinite(total) and v[j] >= 0 else None,
+                }
+                for j in stats.worst_rows(v if r.weighted else ls, top)
+            ]
+        if grad and not propagated:
+            g = r.gradient()
+            largest = stats.worst_rows(r.gradient_magnitude(), top or 5)
+            r.extras["gradient"] = {
+                **r.gradient_summary(),
+                "largest": [{**row_of(j), "loss": float(r.per_sample[j]), "grad": _grad_text(g[j])} for j in largest],
+            }
         if not group_codes:
             continue
         groups_out: dict[str, list[dict[str, Any]]] = {}

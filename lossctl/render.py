@@ -65,6 +65,9 @@ def summary_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
         if any("worst_share" in x for x in d["results"]):
             share = r.get("worst_share") or {}
             row.update({"worst_1pct_share": share.get("1%"), "worst_10pct_share": share.get("10%")})
+        if any("gradient" in x for x in d["results"]):
+            g = r.get("gradient") or {}
+            row.update({f"grad_{k}": g.get(k) for k in GRADIENT_ORDER})
         row.update({k: r.get("stats", {}).get(k) for k in STAT_ORDER})
         row.update({f"{k}_s": r.get("timings", {}).get(k) for k in ("validate", "jit", "compute")})
         if grouped:
@@ -88,6 +91,20 @@ def summary_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
                     sub.update(ci_low=iv.get("low"), ci_high=iv.get("high"))
                 rows.append(sub)
     return rows
+
+
+# The gradient summary of `eval --grad`, as a renderer names each entry.
+GRADIENT_ORDER = ("cost_grad_norm", "mean_abs", "max_abs")
+GRADIENT_LABELS = {
+    "cost_grad_norm": "‖d cost / d pred‖",
+    "mean_abs": "mean |grad|",
+    "max_abs": "max |grad|",
+}
+GRADIENT_HEADER = ["row", "y_true", "y_pred", "loss", "gradient"]
+
+
+def gradient_cells(x: dict[str, Any]) -> list[str]:
+    return [str(x["row"]), x["y_true"], x["y_pred"], fmt(x["loss"]), x["grad"]]
 
 
 def _signed(x: Any) -> str:
@@ -144,6 +161,9 @@ def to_markdown(d: dict[str, Any], out: TextIO) -> None:
             out.write(f"\n**{name}: worst {len(r['top'])} rows**\n\n")
             body = [[str(x["row"]), x["y_true"], x["y_pred"], fmt(x["loss"]), pct(x.get("share"))] for x in r["top"]]
             out.write(_md_table(["row", "y_true", "y_pred", "loss", "share of total"], body))
+        if r.get("gradient", {}).get("largest"):
+            out.write(f"\n**{name}: largest gradients**\n\n")
+            out.write(_md_table(GRADIENT_HEADER, [gradient_cells(x) for x in r["gradient"]["largest"]]))
         if r.get("histogram"):
             out.write(
                 f"\n**{name}: per-sample losses**\n\n```\n" + "\n".join(histogram_lines(r["histogram"])) + "\n```\n"
@@ -191,6 +211,8 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
     if any(r.get("worst_share") for r in d["results"]):
         lines.append(("worst 1% carry", lambda r: pct((r.get("worst_share") or {}).get("1%"))))
         lines.append(("worst 10% carry", lambda r: pct((r.get("worst_share") or {}).get("10%"))))
+    if any(r.get("gradient") for r in d["results"]):
+        lines += [(GRADIENT_LABELS[k], lambda r, k=k: fmt((r.get("gradient") or {}).get(k))) for k in GRADIENT_ORDER]
     if any(r.get("stats") for r in d["results"]):
         lines += [(k, lambda r, k=k: fmt(r.get("stats", {}).get(k))) for k in STAT_ORDER]
     # As many losses per table as fit the width, so no number is ever wrapped or cut.
@@ -313,6 +335,15 @@ def _print_analyses(console: Any, d: dict[str, Any]) -> None:
                 t.add_column(head, justify="left" if head in ("y_pred",) else "right", no_wrap=True)
             for row in r["top"]:
                 t.add_row(str(row["row"]), row["y_true"], row["y_pred"], fmt(row["loss"]), pct(row.get("share")))
+            console.print()
+            console.print(t)
+        if r.get("gradient", {}).get("largest"):
+            rows = r["gradient"]["largest"]
+            t = Table(title=f"{name}: largest gradients", show_edge=False, title_justify="left")
+            for head in GRADIENT_HEADER:
+                t.add_column(head, justify="left" if head in ("y_pred", "gradient") else "right", no_wrap=True)
+            for row in rows:
+                t.add_row(*gradient_cells(row))
             console.print()
             console.print(t)
         if r.get("histogram"):
