@@ -129,7 +129,47 @@ CiMethodOpt = Annotated[
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap (the same seed, the same answer).")]
 ReplicatesOpt = Annotated[int, typer.Option("--replicates", min=100, max=1_000_000, help="Bootstrap resamples.")]
 
+PluginOpt = Annotated[
+    list[str] | None,
+    typer.Option("--plugin", help="A Python file of loss declarations to load for this run (repeatable)."),
+]
+ExprOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--expr",
+        help="A custom loss from an expression of y, p, r = p - y and parameters given with -p "
+        "(e.g. 'abs(r)**1.5'); 'NAME: EXPR' names it (default expr). Repeatable.",
+    ),
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _load_plugins(paths: list[str] | None) -> None:
+    from lossctl.registry import load_plugin
+
+    for path in paths or []:
+        load_plugin(path)
+
+
+def _losses(
+    specs: list[str] | None, params: list[str] | None, plugins: list[str] | None = None, exprs: list[str] | None = None
+) -> tuple[list[Any], dict[str, list[dict[str, float]]]]:
+    """The losses a command runs (named, from --plugin files and --expr expressions) and their
+    parameter sets from -p."""
+    from lossctl.registry import param_sets_for, parse_loss_list
+
+    _load_plugins(plugins)
+    made = []
+    if exprs:
+        from lossctl.expr import losses_from_cli
+
+        made = losses_from_cli(exprs, params or [])
+    losses = parse_loss_list(specs) if specs else []
+    losses += [lo for lo in made if lo not in losses]
+    if not losses:
+        raise UsageError("no loss given; pass --loss NAME or --expr EXPR (run `lossctl list` to see them all)")
+    return losses, param_sets_for(losses, params or [])
 
 
 def _boundary(fn: F) -> F:
@@ -257,8 +297,10 @@ def write_frame(frame: Any, path: str) -> None:
 @_boundary
 def eval_cmd(
     file: Annotated[str, typer.Argument(help="Predictions file (CSV, TSV or Parquet); '-' reads CSV from stdin.")],
-    loss: LossOpt,
+    loss: LossOpt = None,  # type: ignore[assignment]
     param: ParamOpt = None,
+    expr: ExprOpt = None,
+    plugin: PluginOpt = None,
     labels: LabelsOpt = None,
     key: KeyOpt = None,
     unmatched: Annotated[
@@ -355,7 +397,6 @@ def eval_cmd(
     """Evaluate losses on a predictions file: the cost, its spread, accuracy and timings."""
     from lossctl import render
     from lossctl.pipeline import evaluate_files
-    from lossctl.registry import param_sets_for, parse_loss_list
 
     if reduction is Reduction.none:
         for flag, given in (
@@ -368,8 +409,7 @@ def eval_cmd(
         ):
             if given:
                 raise UsageError(f"{flag} needs the cost, which --reduction none does not compute; use mean or sum")
-    losses = parse_loss_list(loss)
-    params = param_sets_for(losses, param or [])
+    losses, params = _losses(loss, param, plugin, expr)
     if per_sample and per_sample != "-":
         _refuse_overwriting_inputs(per_sample, [p for p in (file, labels) if p and p != "-"])
         _check_writable_target(per_sample)
@@ -441,8 +481,10 @@ def compare_cmd(
     files: Annotated[
         list[str], typer.Argument(help="Prediction files: the baseline first, then one or more candidates.")
     ],
-    loss: LossOpt,
+    loss: LossOpt = None,  # type: ignore[assignment]
     param: ParamOpt = None,
+    expr: ExprOpt = None,
+    plugin: PluginOpt = None,
     labels: LabelsOpt = None,
     key: Annotated[
         str | None, typer.Option("--key", help="Match rows across files by this column (default: by position).")
@@ -471,10 +513,8 @@ def compare_cmd(
     """Compare models on the same rows: each cost, the paired difference, a test, the rows won."""
     from lossctl import render
     from lossctl.comparison import compare_files
-    from lossctl.registry import param_sets_for, parse_loss_list
 
-    losses = parse_loss_list(loss)
-    params = param_sets_for(losses, param or [])
+    losses, params = _losses(loss, param, plugin, expr)
     report = compare_files(
         files,
         losses,
@@ -526,9 +566,11 @@ def recommend_cmd(
 
 @app.command("list")
 @_boundary
-def list_cmd(fmt: FormatOpt = None, verbose: VerboseOpt = False) -> None:
+def list_cmd(plugin: PluginOpt = None, fmt: FormatOpt = None, verbose: VerboseOpt = False) -> None:
     """List every loss, by task."""
     from lossctl import docs
+
+    _load_plugins(plugin)
 
     out_fmt = _default_format(fmt)
     docs.render_list(out_fmt, sys.stdout)
@@ -538,14 +580,108 @@ def list_cmd(fmt: FormatOpt = None, verbose: VerboseOpt = False) -> None:
 @_boundary
 def describe_cmd(
     name: Annotated[str, typer.Argument(help="A loss name or alias (see `lossctl list`).")],
+    plugin: PluginOpt = None,
     fmt: FormatOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Show a loss's formula, parameters, input domains, properties, examples and conventions."""
     from lossctl import docs
-    from lossctl.registry import get_loss
 
-    docs.render_describe(get_loss(name), _default_format(fmt), sys.stdout)
+    losses, _ = _losses([name], None, plugin)
+    docs.render_describe(losses[0], _default_format(fmt), sys.stdout)
+
+
+class Axis(StrEnum):
+    probability = "probability"
+    logit = "logit"
+
+
+@app.command("plot")
+@_boundary
+def plot_cmd(
+    losses: Annotated[
+        list[str] | None, typer.Argument(help="Losses to draw on one chart (names, or comma-separated).")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Parameter key=value; a list (delta=0.5,1,2) draws one curve per value."),
+    ] = None,
+    expr: ExprOpt = None,
+    plugin: PluginOpt = None,
+    x_range: Annotated[
+        str | None,
+        typer.Option(
+            "--range",
+            help="LOW:HIGH of the axis (default: residual -3:3, probability 0.01:0.99, logit -6:6).",
+        ),
+    ] = None,
+    grad: Annotated[bool, typer.Option("--grad", help="Draw the derivatives d loss / d axis instead.")] = False,
+    label: Annotated[
+        float | None,
+        typer.Option("--label", help="The fixed label: y_true of regression (default 0), binary label (default 1)."),
+    ] = None,
+    axis: Annotated[
+        Axis | None,
+        typer.Option(
+            "--axis", help="Classification: draw against the probability or the logit (default: the first loss's)."
+        ),
+    ] = None,
+    classes: Annotated[int, typer.Option("--classes", help="Multiclass: the number of classes K.")] = 3,
+    points: Annotated[int, typer.Option("--points", help="Points per curve.")] = 401,
+    width: Annotated[
+        int | None, typer.Option("--width", help="Chart width in characters (default: the terminal's, at most 100).")
+    ] = None,
+    height: Annotated[int, typer.Option("--height", help="Chart height in lines.")] = 20,
+    png: Annotated[
+        str | None, typer.Option("--png", help="Also write the chart as a PNG (needs lossctl[plot]).")
+    ] = None,
+    svg: Annotated[
+        str | None, typer.Option("--svg", help="Also write the chart as an SVG (needs lossctl[plot]).")
+    ] = None,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (the terminal chart, the default), csv or json (the curves' values), markdown.",
+        ),
+    ] = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Draw losses (or their derivatives) over residuals, probabilities or logits, in the terminal."""
+    import shutil
+
+    from lossctl import plot
+
+    chosen, params = _losses(losses, param, plugin, expr)
+    for path in (p for p in (png, svg) if p):
+        _check_writable_target(path)
+    curves = plot.curves(
+        chosen,
+        params,
+        x_range=plot.parse_range(x_range) if x_range else None,
+        points=points,
+        grad=grad,
+        label=label,
+        axis=axis.value if axis else None,
+        classes=classes,
+    )
+    title = ("derivatives of " if grad else "") + ", ".join(name for name, _ in curves.series)
+    for path in (p for p in (png, svg) if p):
+        write_atomically(path, lambda tmp, path=path: plot.write_image(curves, tmp, title, fmt_of=path))
+    out_fmt = fmt.value if fmt is not None else "table"
+    if out_fmt == "json":
+        from lossctl import render
+
+        render.to_json(curves.to_dict(), sys.stdout)
+    elif out_fmt == "csv":
+        plot.to_csv(curves, sys.stdout)
+    else:
+        w = width or min(100, shutil.get_terminal_size((80, 24)).columns)
+        lines = plot.chart_lines(curves, width=w, height=height, title=title)
+        lines += [f"note: {n}" for n in curves.notes]
+        text = "\n".join(lines) + "\n"
+        sys.stdout.write(f"```\n{text}```\n" if out_fmt == "markdown" else text)
 
 
 def _parse_sizes(text: str) -> list[int]:
@@ -587,6 +723,9 @@ def bench_cmd(
     loss: Annotated[
         list[str] | None, typer.Option("--loss", "-l", help=f"Losses to time (default: all). One of: {_LOSS_NAMES}.")
     ] = None,
+    param: ParamOpt = None,
+    expr: ExprOpt = None,
+    plugin: PluginOpt = None,
     size: Annotated[str, typer.Option("--size", help="Row counts, comma-separated (1e5,1e6,1e7).")] = "1e5,1e6",
     dtype: Annotated[str, typer.Option("--dtype", help="Input dtypes: float64, float32 or both.")] = "float64",
     threads: Annotated[
@@ -620,9 +759,11 @@ def bench_cmd(
     import json
 
     from lossctl import bench, render
-    from lossctl.registry import parse_loss_list
 
-    losses = parse_loss_list(loss) if loss else list(registry())
+    if param and not expr:
+        raise UsageError("bench times each loss at its default parameters; -p gives the parameters of --expr")
+    _load_plugins(plugin)
+    losses = _losses(loss, param, None, expr)[0] if (loss or expr) else list(registry())
     sizes = _parse_sizes(size)
     dtypes = [d.strip() for d in dtype.split(",") if d.strip()]
     for d in dtypes:

@@ -420,6 +420,9 @@ def evaluate_files(
         "jit": sum(r.timings["jit"] for r in results),
         "compute": sum(r.timings["compute"] for r in results),
     }
+    if grid is not None:
+        timings["jit"] += sum(r.timings.get("sweep_jit", 0.0) for r in results)
+        timings["sweep"] = sum(r.timings.get("sweep", 0.0) for r in results)
     timings["total"] = t2 - t0
     n = table.rows
     timings["rows_per_s"] = n / timings["total"] if timings["total"] > 0 else float("nan")

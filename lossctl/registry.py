@@ -166,6 +166,9 @@ class Loss:
     # and for the hinge at its margin, as sign(0) = 0 and relu'(0) = 0 in the frameworks).
     grad: Callable[..., Any] | None = None
 
+    # Where the declaration comes from: "built-in", "plugin <file or entry point>", "expression".
+    origin: str = "built-in"
+
     # Where a framework lacks the loss, the expression its users write instead (for `lossctl
     # bench` only: it is not that framework's loss, so --compat does not offer it).
     composed: Mapping[str, Callable[..., float]] = field(default_factory=dict)
@@ -204,11 +207,21 @@ class Registry:
     def add(self, loss: Loss) -> Loss:
         for key in (loss.name, *loss.aliases):
             if key in self._names:
-                raise ValueError(f"loss name {key!r} is declared twice")
+                held = self._losses[self._names[key]]
+                if held.origin == "expression" and loss.origin == "expression" and held.name == loss.name:
+                    self.remove(held.name)  # an expression loss may be redefined under its name
+                    continue
+                where = f" ({held.origin})" if held.origin != "built-in" else " (a built-in loss)"
+                raise UsageError(f"loss name '{key}' is declared twice: already taken by {held.name}{where}")
         self._losses[loss.name] = loss
         for key in (loss.name, *loss.aliases):
             self._names[key] = loss.name
         return loss
+
+    def remove(self, name: str) -> None:
+        lo = self._losses.pop(name)
+        for key in (lo.name, *lo.aliases):
+            self._names.pop(key, None)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         order = list(Task)
@@ -253,6 +266,8 @@ def loss(**declaration: Any) -> Callable[[F], F]:
     def register(kernel: F) -> F:
         params = tuple(declaration.pop("params", ()))
         examples = tuple(declaration.pop("examples", ()))
+        if _loading_plugin and "origin" not in declaration:
+            declaration["origin"] = f"plugin {_loading_plugin[-1]}"
         REGISTRY.add(Loss(kernel=kernel, params=params, examples=examples, **declaration))
         return kernel
 
@@ -272,10 +287,107 @@ def jit_helper(fn: F) -> F:
 
 
 def registry() -> Registry:
-    """The registry with every built-in loss declared."""
+    """The registry with every built-in loss declared, and the losses of installed plugins."""
     import lossctl.losses  # noqa: F401  (declares the built-in losses)
 
+    if not _plugins_loaded:
+        _plugins_loaded.append(True)
+        load_entry_points()
     return REGISTRY
+
+
+# --- plugins ---------------------------------------------------------------------------------
+
+PLUGIN_GROUP = "lossctl.losses"
+_plugins_loaded: list[bool] = []
+_loading_plugin: list[str] = []  # the plugin whose declarations are being read (for Loss.origin)
+_plugin_files: dict[str, list[str]] = {}  # resolved path -> the losses it declared, in this process
+
+
+def load_entry_points() -> list[str]:
+    """Load every plugin installed under the entry-point group ``lossctl.losses``.
+
+    An entry point names a module (importing it declares losses with ``@loss``) or a callable
+    (called with no arguments; it declares losses or returns ``Loss`` objects to add). A plugin
+    that fails to load is reported on stderr and skipped: one broken package must not take the
+    built-in losses down with it. Returns the names loaded.
+    """
+    import sys
+    from importlib.metadata import entry_points
+
+    loaded = []
+    for ep in entry_points(group=PLUGIN_GROUP):
+        _loading_plugin.append(f"{ep.name} ({ep.value})")
+        try:
+            _run_plugin(ep.load())
+            loaded.append(ep.name)
+        except Exception as e:  # a third party's code: report and carry on
+            sys.stderr.write(f"lossctl: warning: plugin {ep.name} ({ep.value}) failed to load: {_why(e)}\n")
+        finally:
+            _loading_plugin.pop()
+    return loaded
+
+
+def _why(e: BaseException) -> str:
+    return str(e) if isinstance(e, UsageError) else f"{type(e).__name__}: {e}"
+
+
+def _run_plugin(obj: Any) -> None:
+    import types
+
+    if isinstance(obj, types.ModuleType):
+        return
+    if not callable(obj):
+        raise UsageError(f"the entry point is a {type(obj).__name__}, not a module or a callable")
+    result = obj()
+    for lo in [result] if isinstance(result, Loss) else list(result or ()):
+        if not isinstance(lo, Loss):
+            raise UsageError(f"it returned a {type(lo).__name__}, not a lossctl Loss")
+        REGISTRY.add(lo)
+
+
+def load_plugin(path: str) -> list[str]:
+    """Load a Python file of loss declarations for this run (``--plugin FILE``); returns the names
+    of the losses it declared. The same file is loaded once per process."""
+    import hashlib
+    import importlib.util
+    import os
+    import sys
+
+    registry()
+    if not os.path.isfile(path):
+        raise UsageError(f"--plugin '{path}' is not a file; give a Python file of loss declarations")
+    if not path.endswith(".py"):
+        raise UsageError(f"--plugin '{path}' is not a .py file of loss declarations")
+    real = os.path.realpath(path)
+    if real in _plugin_files:
+        return list(_plugin_files[real])
+    with open(real, "rb") as fh:
+        digest = hashlib.sha256(real.encode() + b"\0" + fh.read()).hexdigest()[:12]
+    stem = "".join(ch if ch.isalnum() else "_" for ch in os.path.basename(real)[:-3])
+    # A stable module name per file and content, so numba's disk cache serves the next run too.
+    modname = f"lossctl_plugin_{stem}_{digest}"
+    before = set(REGISTRY.names())
+    spec = importlib.util.spec_from_file_location(modname, real)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    _loading_plugin.append(path)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # the plugin's own error, in one line; nothing it declared stays
+        sys.modules.pop(modname, None)
+        for name in [n for n in REGISTRY.names() if n not in before]:
+            REGISTRY.remove(name)
+        why = str(e) if isinstance(e, UsageError) else f"failed to load: {type(e).__name__}: {e}"
+        raise UsageError(f"--plugin '{path}': {why}") from None
+    finally:
+        _loading_plugin.pop()
+    added = [name for name in REGISTRY.names() if name not in before]
+    _plugin_files[real] = added
+    if not added:
+        raise UsageError(f"--plugin '{path}' declares no loss; decorate a kernel with @lossctl.registry.loss(...)")
+    return added
 
 
 def get_loss(name: str) -> Loss:

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 FORMATS = ("table", "json", "csv", "markdown")
 STAT_ORDER = ("std", "min", "median", "p90", "p99", "max")
-TIMING_ORDER = ("read", "validate", "jit", "compute", "total")
+TIMING_ORDER = ("read", "validate", "jit", "compute", "sweep", "total")
 
 
 def jsonable(x: Any) -> Any:
@@ -134,6 +134,25 @@ def console_for(out: TextIO, width: int = 10_000) -> Any:
 
 
 def to_csv(d: dict[str, Any], out: TextIO) -> None:
+    sweeps = [r["sweep"] for r in d["results"] if r.get("sweep")]
+    if sweeps:  # the sweep is the data asked for: one row per parameter value
+        rows = [
+            {
+                "loss": sw["loss"],
+                "param": sw["param"],
+                "value": v,
+                "cost": c,
+                "least": bool(sw.get("best")) and v == sw["best"]["value"],
+            }
+            for sw in sweeps
+            for v, c in zip(sw["values"], sw["costs"], strict=True)
+        ]
+        write_csv_rows(rows, out)
+        return
+    _summary_csv(d, out)
+
+
+def _summary_csv(d: dict[str, Any], out: TextIO) -> None:
     write_csv_rows(summary_rows(d), out)
 
 
@@ -164,6 +183,8 @@ def to_markdown(d: dict[str, Any], out: TextIO) -> None:
         if r.get("gradient", {}).get("largest"):
             out.write(f"\n**{name}: largest gradients**\n\n")
             out.write(_md_table(GRADIENT_HEADER, [gradient_cells(x) for x in r["gradient"]["largest"]]))
+        if r.get("sweep"):
+            out.write("\n```\n" + "\n".join(sweep_lines(r["sweep"])) + "\n```\n")
         if r.get("histogram"):
             out.write(
                 f"\n**{name}: per-sample losses**\n\n```\n" + "\n".join(histogram_lines(r["histogram"])) + "\n```\n"
@@ -305,6 +326,30 @@ def histogram_lines(h: dict[str, Any], width: int = 40) -> list[str]:
     return [f"{lbl:>{lw}} {bar(c, top, width):<{width}} {c:>{cw}}" for lbl, c in rows]
 
 
+def sweep_lines(sw: dict[str, Any], width: int = 72) -> list[str]:
+    """A parameter sweep as text: the cost at each value (the least marked), then a chart."""
+    from lossctl import chart
+
+    fixed = f" ({params_text(sw['fixed'])})" if sw.get("fixed") else ""
+    head = f"{sw['loss']}{fixed}: cost against {sw['param']}, {sw['n']} rows, one pass ({sw['seconds']:.3g} s)"
+    best = sw.get("best") or {}
+    rows = [
+        (fmt(v), fmt(c, 10), "  <- least" if best and v == best["value"] else "")
+        for v, c in zip(sw["values"], sw["costs"], strict=True)
+    ]
+    vw = max(len(sw["param"]), *(len(a) for a, _, _ in rows))
+    cw = max(4, *(len(b) for _, b, _ in rows))
+    lines = [head, f"{sw['param']:>{vw}}  {'cost':>{cw}}"]
+    lines += [f"{a:>{vw}}  {b:>{cw}}{c}" for a, b, c in rows]
+    costs = [math.nan if c is None else c for c in sw["costs"]]
+    if len(rows) >= 2:
+        lines.append("")
+        lines += chart.render(
+            sw["values"], [(sw["loss"], costs)], width=width, height=12, x_label=sw["param"], y_label="cost"
+        )
+    return lines
+
+
 def _print_analyses(console: Any, d: dict[str, Any]) -> None:
     """Group breakdowns, train/held-out verdicts, worst rows and histograms under the summary."""
     from rich.table import Table
@@ -352,6 +397,10 @@ def _print_analyses(console: Any, d: dict[str, Any]) -> None:
             console.print()
             console.print(Text.assemble((name, "bold"), f": per-sample losses ({h['n']} rows, {scale})"))
             for line in histogram_lines(h):
+                console.print(line)
+        if r.get("sweep"):
+            console.print()
+            for line in sweep_lines(r["sweep"]):
                 console.print(line)
     for v in d.get("overfitting", []):
         console.print()

@@ -75,8 +75,23 @@ def _bce_ref(y, p, eps=0.0, log_floor=-math.inf, label_smoothing=0.0):  # type: 
         return -(np.where(y == 0, 0.0, y * log_p) + np.where(one_minus_y == 0, 0.0, one_minus_y * log_q))
 
 
+def bce_grad(y: float, p: float, eps: float, log_floor: float, label_smoothing: float) -> float:
+    y = smoothed(y, label_smoothing, 2.0)
+    left = prob_ce_slope(y, p, log_floor, -1.0)
+    right = prob_ce_slope(y, p, log_floor, 1.0)
+    if eps > 0.0:  # clipped to [eps, 1 - eps]: flat outside, and flat on the outer side of each end
+        if p < eps or p > 1.0 - eps:
+            return 0.0
+        if p == eps:
+            left = 0.0
+        if p == 1.0 - eps:
+            right = 0.0
+    return least_subgradient(left, right)
+
+
 @loss(
     name="bce",
+    grad=bce_grad,
     aliases=("log_loss", "binary_crossentropy", "binary_cross_entropy", "logloss"),
     task=Task.BINARY,
     summary="Binary cross-entropy on probabilities",
@@ -164,6 +179,54 @@ def softplus(x: float) -> float:
     return math.log1p(math.exp(x))
 
 
+@jit_helper
+def prob_ce_grad(y: float, p: float) -> float:
+    """d/dp of prob_ce(y, p, -inf): (1 - y) / (1 - p) - y / p; a zero coefficient drops its term,
+    and p = 0 or 1 gives the infinite slope without dividing by 0."""
+    out = 0.0
+    if y != 0.0:
+        out -= y / p if p != 0.0 else y * math.inf
+    if y != 1.0:
+        out += (1.0 - y) / (1.0 - p) if p != 1.0 else (1.0 - y) * math.inf
+    return out
+
+
+@jit_helper
+def prob_ce_slope(y: float, p: float, log_floor: float, side: float) -> float:
+    """The one-sided derivative of prob_ce in p, right for side > 0, left for side < 0: a log
+    below log_floor is flat, and one equal to it is flat on the side where it drops below."""
+    out = 0.0
+    if y != 0.0:
+        lp = math.log(p) if p > 0.0 else -math.inf
+        if lp > log_floor or (lp == log_floor and (side > 0.0 or lp == -math.inf)):
+            out -= y / p if p != 0.0 else y * math.inf
+    if y != 1.0:
+        lq = math.log1p(-p) if p < 1.0 else -math.inf
+        if lq > log_floor or (lq == log_floor and (side < 0.0 or lq == -math.inf)):
+            out += (1.0 - y) / (1.0 - p) if p != 1.0 else (1.0 - y) * math.inf
+    return out
+
+
+@jit_helper
+def least_subgradient(left: float, right: float) -> float:
+    """The subgradient of least magnitude at a kink with these one-sided derivatives: 0 if it lies
+    between them, else the one nearer 0."""
+    if left == right:
+        return left
+    if left <= 0.0 <= right or right <= 0.0 <= left:
+        return 0.0
+    return left if abs(left) < abs(right) else right
+
+
+@jit_helper
+def sigmoid(x: float) -> float:
+    """1 / (1 + e^-x), with e^-|x| only: no overflow, and sigmoid(-x) keeps full relative precision."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
 def _bce_logits_ref(y, x, pos_weight=1.0, label_smoothing=0.0):  # type: ignore[no-untyped-def]
     y = _smooth(y, label_smoothing)
     x = np.asarray(x, dtype=float)
@@ -173,8 +236,20 @@ def _bce_logits_ref(y, x, pos_weight=1.0, label_smoothing=0.0):  # type: ignore[
     return pos + neg
 
 
+def bce_logits_grad(y: float, x: float, pos_weight: float, label_smoothing: float) -> float:
+    # -pos_weight y sigmoid(-x) + (1 - y) sigmoid(x), each sigmoid in its stable form
+    y = smoothed(y, label_smoothing, 2.0)
+    out = 0.0
+    if y != 0.0:
+        out -= pos_weight * y * sigmoid(-x)
+    if y != 1.0:
+        out += (1.0 - y) * sigmoid(x)
+    return out
+
+
 @loss(
     name="bce_logits",
+    grad=bce_logits_grad,
     aliases=("sigmoid_cross_entropy", "bce_with_logits", "binary_cross_entropy_with_logits"),
     task=Task.BINARY,
     summary="Binary cross-entropy on logits (sigmoid applied inside, numerically stable)",
@@ -226,8 +301,14 @@ def _signed(y):  # type: ignore[no-untyped-def]
 _HINGE_NOTES = ("Labels {0, 1} are read as {-1, +1}; labels {-1, +1} are used as they are.",)
 
 
+def hinge_grad(y: float, s: float) -> float:
+    t = 1.0 if y > 0.0 else -1.0
+    return -t if 1.0 - t * s > 0.0 else 0.0  # 0 on the margin itself (relu'(0) = 0)
+
+
 @loss(
     name="hinge",
+    grad=hinge_grad,
     task=Task.BINARY,
     summary="Hinge loss on a raw score (SVM margin)",
     formula="max(0, 1 - t s), t = +1 for a positive label and -1 otherwise, s = y_pred a score",
@@ -258,8 +339,15 @@ def hinge(y: float, s: float) -> float:
     return m if m > 0.0 else 0.0
 
 
+def squared_hinge_grad(y: float, s: float) -> float:
+    t = 1.0 if y > 0.0 else -1.0
+    m = 1.0 - t * s
+    return -2.0 * t * m if m > 0.0 else 0.0
+
+
 @loss(
     name="squared_hinge",
+    grad=squared_hinge_grad,
     task=Task.BINARY,
     summary="Squared hinge loss on a raw score",
     formula="max(0, 1 - t s)^2, t = +1 for a positive label and -1 otherwise",
@@ -307,8 +395,22 @@ def _focal_ref(y, p, gamma=2.0, alpha=-1.0):  # type: ignore[no-untyped-def]
         return _alpha_t(y, alpha) * out
 
 
+def focal_grad(y: float, p: float, gamma: float, alpha: float) -> float:
+    # d/dp alpha_t m^gamma ce = alpha_t m^gamma (gamma m' ce / m + ce'), m = 1 - p_t, m' = 1 - 2y
+    at = alpha * y + (1.0 - alpha) * (1.0 - y) if alpha >= 0.0 else 1.0
+    dce = prob_ce_grad(y, p)
+    if (y != 0.0 and p == 0.0) or (y != 1.0 and p == 1.0):
+        return at * dce  # an infinite cross-entropy: its infinite slope dominates, as inf does in the loss
+    ce = prob_ce(y, p, -math.inf)
+    if ce == 0.0:  # a hard label predicted with certainty, m = 0: m^gamma ce ~ m^(gamma + 1) is flat
+        return at * dce if gamma == 0.0 else 0.0
+    m = y * (1.0 - p) + (1.0 - y) * p
+    return at * m**gamma * (gamma * (1.0 - 2.0 * y) * (ce / m) + dce)
+
+
 @loss(
     name="focal",
+    grad=focal_grad,
     aliases=("binary_focal", "focal_loss", "binary_focal_crossentropy"),
     task=Task.BINARY,
     summary="Binary focal loss on probabilities: cross-entropy scaled down where the model is already right",
@@ -366,8 +468,25 @@ def _focal_logits_ref(y, x, gamma=2.0, alpha=-1.0):  # type: ignore[no-untyped-d
         return _alpha_t(y, alpha) * out
 
 
+def focal_logits_grad(y: float, x: float, gamma: float, alpha: float) -> float:
+    # alpha_t m^gamma (gamma m' ce / m + ce'), m = 1 - p_t = y sigmoid(-x) + (1 - y) sigmoid(x),
+    # m' = (1 - 2y) sigmoid(x) sigmoid(-x), ce' = (1 - y) sigmoid(x) - y sigmoid(-x)
+    ce = logit_ce(y, x, 1.0)
+    if ce == 0.0:  # exp(-|x|) underflowed on the right side: the loss is 0 and so is its slope
+        return 0.0
+    s = sigmoid(x)
+    sn = sigmoid(-x)
+    dce = (1.0 - y) * s - y * sn
+    m = y * sn + (1.0 - y) * s
+    at = alpha * y + (1.0 - alpha) * (1.0 - y) if alpha >= 0.0 else 1.0
+    if ce == math.inf:  # x = +-inf: the limit, where the gamma term (~ x e^-|x|) has vanished
+        return at * m**gamma * dce
+    return at * m**gamma * (gamma * (1.0 - 2.0 * y) * (s * sn) * (ce / m) + dce)
+
+
 @loss(
     name="focal_logits",
+    grad=focal_logits_grad,
     aliases=("sigmoid_focal", "sigmoid_focal_loss", "binary_focal_logits"),
     task=Task.BINARY,
     summary="Binary focal loss on logits, computed in log space (exact for huge logits)",
@@ -420,8 +539,14 @@ def focal_logits(y: float, x: float, gamma: float, alpha: float) -> float:
     return out
 
 
+def soft_margin_grad(y: float, s: float) -> float:
+    t = 1.0 if y > 0.0 else -1.0
+    return -t * sigmoid(-t * s)
+
+
 @loss(
     name="soft_margin",
+    grad=soft_margin_grad,
     aliases=("soft_margin_loss", "logistic"),
     task=Task.BINARY,
     summary="Soft-margin (logistic) loss on a score with labels -1/+1",
@@ -450,8 +575,13 @@ def soft_margin(y: float, s: float) -> float:
     return softplus(-t * s)
 
 
+def brier_grad(y: float, p: float) -> float:
+    return 2.0 * (p - y)
+
+
 @loss(
     name="brier",
+    grad=brier_grad,
     aliases=("brier_score", "brier_score_loss"),
     task=Task.BINARY,
     summary="Brier score: squared error of the positive-class probability",
@@ -473,8 +603,13 @@ def brier(y: float, p: float) -> float:
     return d * d
 
 
+def zero_one_grad(y: float, p: float, threshold: float) -> float:
+    return 0.0  # piecewise constant: 0 everywhere, including at the jump p = threshold
+
+
 @loss(
     name="zero_one",
+    grad=zero_one_grad,
     aliases=("zero_one_loss", "error_rate", "misclassification"),
     task=Task.BINARY,
     summary="Zero-one loss: 1 for a wrong decision, 0 for a right one (the error rate)",
@@ -510,8 +645,16 @@ def _margin_ranking_ref(y, x, margin=0.0):  # type: ignore[no-untyped-def]
     return np.maximum(0.0, -_signed(y) * (x[:, 0] - x[:, 1]) + margin)
 
 
+def margin_ranking_grad(y: float, x, out, margin: float) -> None:  # type: ignore[no-untyped-def]
+    t = 1.0 if y > 0.0 else -1.0
+    active = margin - t * (x[0] - x[1]) > 0.0  # 0 on the margin itself, as for the hinge
+    out[0] = -t if active else 0.0
+    out[1] = t if active else 0.0
+
+
 @loss(
     name="margin_ranking",
+    grad=margin_ranking_grad,
     aliases=("margin_ranking_loss", "ranking_hinge"),
     task=Task.BINARY,
     summary="Margin ranking loss: label +1 wants x1 above x2 by the margin, -1 the reverse",

@@ -33,6 +33,16 @@ _DELTA = Param("delta", 1.0, POSITIVE, "delta is where the loss turns from quadr
 LN2 = math.log(2.0)
 
 
+@jit_helper
+def sign(r: float) -> float:
+    """The sign of r: 1, -1, or r itself at 0 (and NaN), the least-magnitude subgradient of |r|."""
+    if r > 0.0:
+        return 1.0
+    if r < 0.0:
+        return -1.0
+    return r
+
+
 def _mse_ref(y, p):  # type: ignore[no-untyped-def]
     return np.square(np.subtract(p, y))
 
@@ -65,8 +75,13 @@ def mse(y: float, p: float) -> float:
     return r * r
 
 
+def rmse_grad(y: float, p: float) -> float:
+    return 2.0 * (p - y)  # of the per-sample term (y_pred - y_true)^2
+
+
 @loss(
     name="rmse",
+    grad=rmse_grad,
     aliases=("root_mean_squared_error",),
     summary="Root mean squared error: the square root of the mean of (y_pred - y_true)^2",
     formula="sqrt(mean((y_pred - y_true)^2)); the per-sample term is (y_pred - y_true)^2",
@@ -91,8 +106,13 @@ def rmse(y: float, p: float) -> float:
     return r * r
 
 
+def mae_grad(y: float, p: float) -> float:
+    return sign(p - y)  # 0 at p = y, between the one-sided slopes -1 and 1
+
+
 @loss(
     name="mae",
+    grad=mae_grad,
     aliases=("l1", "mean_absolute_error"),
     summary="Mean absolute error",
     formula="|y_pred - y_true|",
@@ -122,8 +142,13 @@ def _msle_ref(y, p):  # type: ignore[no-untyped-def]
     return np.square(np.where((ratio > 0.5) & (ratio < 2.0), near, far))
 
 
+def msle_grad(y: float, p: float) -> float:
+    return 2.0 * log1p_diff(y, p) / (1.0 + p)
+
+
 @loss(
     name="msle",
+    grad=msle_grad,
     aliases=("mean_squared_logarithmic_error",),
     summary="Mean squared logarithmic error",
     formula="(log1p(y_pred) - log1p(y_true))^2, inputs > -1",
@@ -166,8 +191,13 @@ def log1p_diff(y: float, p: float) -> float:
     return math.log1p(p) - math.log1p(y)
 
 
+def rmsle_grad(y: float, p: float) -> float:
+    return 2.0 * log1p_diff(y, p) / (1.0 + p)  # of the per-sample squared log error
+
+
 @loss(
     name="rmsle",
+    grad=rmsle_grad,
     aliases=("root_mean_squared_log_error", "root_mean_squared_logarithmic_error"),
     summary="Root mean squared logarithmic error: the square root of the mean MSLE",
     formula="sqrt(mean((log1p(y_pred) - log1p(y_true))^2)); the per-sample term is the squared log error",
@@ -202,8 +232,14 @@ def _huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
     return np.where(a <= delta, 0.5 * a * a, linear - 0.5 * delta * delta)
 
 
+def huber_grad(y: float, p: float, delta: float) -> float:
+    r = p - y
+    return r if abs(r) <= delta else delta * sign(r)
+
+
 @loss(
     name="huber",
+    grad=huber_grad,
     aliases=("huber_loss",),
     summary="Huber loss: quadratic for small residuals, linear beyond delta",
     formula="0.5 r^2 if |r| <= delta else delta (|r| - 0.5 delta), r = y_pred - y_true",
@@ -247,8 +283,17 @@ def _pseudo_huber_ref(y, p, delta):  # type: ignore[no-untyped-def]
     return np.where(a <= delta, inside, outside)
 
 
+def pseudo_huber_grad(y: float, p: float, delta: float) -> float:
+    # r / sqrt(1 + (r / delta)^2) = r (delta / hypot(r, delta)): the factor is <= 1, nothing overflows
+    r = p - y
+    if abs(r) == math.inf:  # the residual overflowed: the slope has reached delta
+        return delta * sign(r)
+    return r * (delta / math.hypot(r, delta))
+
+
 @loss(
     name="pseudo_huber",
+    grad=pseudo_huber_grad,
     aliases=("pseudohuber", "smooth_huber"),
     summary="Pseudo-Huber loss: a smooth approximation of Huber",
     formula="delta^2 (sqrt(1 + (r / delta)^2) - 1), r = y_pred - y_true",
@@ -305,8 +350,13 @@ def _log_cosh_ref(y, p):  # type: ignore[no-untyped-def]
     return np.where(a < 20.0, small, large)
 
 
+def log_cosh_grad(y: float, p: float) -> float:
+    return math.tanh(p - y)
+
+
 @loss(
     name="log_cosh",
+    grad=log_cosh_grad,
     aliases=("logcosh",),
     summary="Log-cosh loss: about r^2 / 2 for small residuals and |r| - log 2 for large ones",
     formula="log(cosh(y_pred - y_true))",
@@ -335,8 +385,14 @@ def _smooth_l1_ref(y, p, beta):  # type: ignore[no-untyped-def]
         return np.where(a < beta, 0.5 * a * (a / np.where(beta > 0, beta, 1.0)), a - 0.5 * beta)
 
 
+def smooth_l1_grad(y: float, p: float, beta: float) -> float:
+    r = p - y
+    return r / beta if abs(r) < beta else sign(r)  # beta = 0: sign(r), 0 at r = 0
+
+
 @loss(
     name="smooth_l1",
+    grad=smooth_l1_grad,
     aliases=("smooth_l1_loss",),
     summary="Smooth L1 loss: quadratic below beta, then |r| - beta/2 (Huber divided by delta)",
     formula="0.5 r^2 / beta if |r| < beta else |r| - 0.5 beta, r = y_pred - y_true",
@@ -376,8 +432,18 @@ def _mape_ref(y, p, eps=0.0, percent=0.0):  # type: ignore[no-untyped-def]
     return out * (100.0 if percent else 1.0)
 
 
+def mape_grad(y: float, p: float, eps: float, percent: float) -> float:
+    r = p - y
+    if r == 0.0:
+        return 0.0  # the kink at p = y: 0 lies between the one-sided slopes -+1 / den
+    den = max(abs(y), eps)
+    g = sign(r) * math.inf if den == 0.0 else sign(r) / den  # den = 0: a miss on y = 0, IEEE +-inf
+    return g * 100.0 if percent != 0.0 else g
+
+
 @loss(
     name="mape",
+    grad=mape_grad,
     aliases=("mean_absolute_percentage_error",),
     summary="Mean absolute percentage error, as a fraction (-p percent=1 for percent)",
     formula="|y_pred - y_true| / max(|y_true|, eps), times 100 with percent=1",
@@ -432,8 +498,25 @@ def _smape_ref(y, p):  # type: ignore[no-untyped-def]
         return np.where(den == 0, 0.0, 2.0 * (np.abs(p - y) / np.where(den == 0, 1.0, den)))
 
 
+def smape_grad(y: float, p: float) -> float:
+    # 2 sign(r) (|y| + y sign(p)) / (|y| + |p|)^2: 4 sign(r) |y| / den^2 where y and p have the
+    # same sign, 0 where they do not (the loss is the constant 2 there).
+    r = p - y
+    if r == 0.0 or p == 0.0:  # kinks: 0 lies between the one-sided slopes at p = y; at p = 0 one of them is 0
+        return 0.0
+    if (y < 0.0) != (p < 0.0):
+        return 0.0
+    a = abs(y)
+    den = a + abs(p)
+    if den == math.inf:  # the sum overflowed; the halves do not
+        h = 0.5 * a + 0.5 * abs(p)
+        return sign(r) * 2.0 * ((0.5 * a) / h) / h
+    return sign(r) * 4.0 * (a / den) / den
+
+
 @loss(
     name="smape",
+    grad=smape_grad,
     aliases=("symmetric_mape",),
     summary="Symmetric mean absolute percentage error, as a fraction in [0, 2]",
     formula="2 |y_pred - y_true| / (|y_true| + |y_pred|), 0 when both are 0",
@@ -467,8 +550,18 @@ def _pinball_ref(y, p, quantile):  # type: ignore[no-untyped-def]
         return scale * np.where(h >= 0, quantile * h, (quantile - 1.0) * h)
 
 
+def pinball_grad(y: float, p: float, quantile: float) -> float:
+    r = y - p
+    if r > 0.0:
+        return -quantile
+    if r < 0.0:
+        return 1.0 - quantile
+    return 0.0  # at p = y, 0 lies between the one-sided slopes -q and 1 - q
+
+
 @loss(
     name="pinball",
+    grad=pinball_grad,
     aliases=("quantile", "quantile_loss", "mean_pinball_loss"),
     summary="Pinball (quantile) loss for the given quantile",
     formula="q (y - p) if y >= p else (1 - q) (p - y)",
@@ -511,8 +604,18 @@ def _poisson_ref(y, p, eps=0.0):  # type: ignore[no-untyped-def]
         return p - np.where(y == 0, 0.0, y * np.log(p + eps))
 
 
+def poisson_grad(y: float, p: float, eps: float) -> float:
+    if y == 0.0:
+        return 1.0
+    d = p + eps
+    if d == 0.0:  # a zero rate with a count: the loss is inf, its slope -inf
+        return -math.inf
+    return (d - y) / d  # 1 - y / (p + eps), without cancellation when the rate is near y
+
+
 @loss(
     name="poisson",
+    grad=poisson_grad,
     aliases=("poisson_nll", "poisson_loss"),
     summary="Poisson negative log-likelihood of counts given a predicted rate (without the log y! term)",
     formula="p - y log(p + eps), p = y_pred a rate >= 0",
@@ -558,8 +661,15 @@ def _poisson_log_ref(y, x):  # type: ignore[no-untyped-def]
     return np.where(np.isinf(e), np.inf, out)
 
 
+def poisson_log_grad(y: float, x: float) -> float:
+    if x > 709.782712893384:  # log of the largest float: exp(x) overflows, as the loss does
+        return math.inf
+    return math.exp(x) - y
+
+
 @loss(
     name="poisson_log",
+    grad=poisson_log_grad,
     aliases=("poisson_nll_log", "poisson_log_rate"),
     summary="Poisson negative log-likelihood given a predicted log-rate (without the log y! term)",
     formula="exp(x) - y x, x = y_pred a log-rate",
@@ -645,8 +755,13 @@ def _poisson_dev_ref(y, p):  # type: ignore[no-untyped-def]
     return 2.0 * np.where(np.abs(d) < 0.2, near, direct)
 
 
+def poisson_deviance_grad(y: float, p: float) -> float:
+    return 2.0 * ((p - y) / p)  # 2 (1 - y / p)
+
+
 @loss(
     name="poisson_deviance",
+    grad=poisson_deviance_grad,
     aliases=("mean_poisson_deviance",),
     summary="Poisson deviance: twice the log-likelihood ratio against a perfect prediction",
     formula="2 (y log(y / p) - y + p), 0 log 0 = 0, p = y_pred > 0",
@@ -680,8 +795,13 @@ def _gamma_ref(y, p):  # type: ignore[no-untyped-def]
     return 2.0 * np.where(np.abs(d) < 0.2, near, direct)
 
 
+def gamma_deviance_grad(y: float, p: float) -> float:
+    return 2.0 * ((p - y) / p) / p  # 2 (p - y) / p^2
+
+
 @loss(
     name="gamma_deviance",
+    grad=gamma_deviance_grad,
     aliases=("mean_gamma_deviance", "gamma"),
     summary="Gamma deviance, for strictly positive skewed targets",
     formula="2 (log(p / y) + y / p - 1), y, p > 0",
@@ -716,8 +836,22 @@ def _tweedie_ref(y, p, power):  # type: ignore[no-untyped-def]
     return np.maximum(dev, 0.0)  # the deviance is >= 0; rounding in the cancelling sum is not
 
 
+def tweedie_grad(y: float, p: float, power: float) -> float:
+    # 2 (p - y) p^-k. The kernel's max(dev, 0) only undoes rounding (the deviance is >= 0, with
+    # slope 0 at its minimum p = y), so it adds no kink.
+    if y == 0.0 and power >= 2.0:
+        return math.nan  # the deviance is inf for every p: its slope is undefined
+    g = 2.0 * ((p - y) / p)
+    if power == 1.0:
+        return g
+    if power == 2.0:
+        return g / p
+    return g * p ** (1.0 - power)
+
+
 @loss(
     name="tweedie",
+    grad=tweedie_grad,
     aliases=("tweedie_deviance", "mean_tweedie_deviance"),
     summary="Tweedie deviance with a power parameter (1 Poisson, 2 gamma, between: compound Poisson-gamma)",
     formula="2 (y^(2-k) / ((1-k)(2-k)) - y p^(1-k) / (1-k) + p^(2-k) / (2-k)), k = power",
@@ -773,8 +907,22 @@ def _gaussian_nll_ref(y, mv, eps=0.0, full=0.0):  # type: ignore[no-untyped-def]
         return 0.5 * (np.log(var) + r * (r / var)) + (HALF_LOG_2PI if full else 0.0)
 
 
+def gaussian_nll_grad(y: float, mv, out, eps: float, full: float) -> None:  # type: ignore[no-untyped-def]
+    var = max(mv[1], eps)
+    r = y - mv[0]
+    if var == 0.0:  # a zero variance and no floor: the loss is undefined; -r / 0 and nan, as IEEE gives
+        out[0] = -r * math.inf
+        out[1] = math.nan
+        return
+    q = r / var
+    out[0] = -q
+    # 0 where eps floors the variance, and at the floor itself (one of the one-sided slopes is 0)
+    out[1] = 0.5 * (1.0 / var - q * q) if mv[1] > eps else 0.0
+
+
 @loss(
     name="gaussian_nll",
+    grad=gaussian_nll_grad,
     aliases=("gaussian_nll_loss", "normal_nll", "heteroscedastic"),
     summary="Gaussian negative log-likelihood of a predicted mean and variance",
     formula="0.5 (log v + (y - mu)^2 / v) [+ 0.5 log 2 pi with full=1], v = max(var, eps)",
