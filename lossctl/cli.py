@@ -152,6 +152,48 @@ def _load_plugins(paths: list[str] | None) -> None:
         load_plugin(path)
 
 
+def _expression_losses(exprs: list[str], params: list[str]) -> list[Any]:
+    """Register a loss per ``--expr`` ('NAME: EXPR' or 'EXPR', named expr, expr2, ...). Its
+    parameters are the -p names it uses, with the first value given as the default."""
+    import re
+
+    if not exprs:
+        return []
+    from lossctl import expr as expressions
+    from lossctl.registry import REGISTRY
+
+    made = []
+    for i, spec in enumerate(exprs):
+        m = re.match(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*:(?!=)(.*)\Z", spec, re.S)
+        name, text = (m.group(1), m.group(2)) if m else ("expr" if i == 0 else f"expr{i + 1}", spec)
+        values: dict[str, float] = {}
+        for item in params:
+            key, sep, value = item.partition("=")
+            scope, _, pname = key.strip().rpartition(".")
+            if sep and scope in ("", name) and pname not in values:
+                try:
+                    values[pname] = float(value.split(",")[0])
+                except ValueError:
+                    raise UsageError(
+                        f"parameter {key}='{value}' is not a number (for example -p {pname}=1.5)"
+                    ) from None
+        candidates = [k for k in values if _usable_param_name(expressions, k)]
+        used = expressions.parse(text, candidates).names
+        lo = expressions.expression_loss(text, {k: values[k] for k in values if k in used}, name)
+        REGISTRY.add(lo)
+        made.append(lo)
+    return made
+
+
+def _usable_param_name(expressions: Any, name: str) -> bool:
+    """Whether a -p name can be a parameter of an expression (others belong to other losses)."""
+    try:
+        expressions.check_param_names([name])
+    except UsageError:
+        return False
+    return True
+
+
 def _losses(
     specs: list[str] | None, params: list[str] | None, plugins: list[str] | None = None, exprs: list[str] | None = None
 ) -> tuple[list[Any], dict[str, list[dict[str, float]]]]:
@@ -160,11 +202,7 @@ def _losses(
     from lossctl.registry import param_sets_for, parse_loss_list
 
     _load_plugins(plugins)
-    made = []
-    if exprs:
-        from lossctl.expr import losses_from_cli
-
-        made = losses_from_cli(exprs, params or [])
+    made = _expression_losses(exprs or [], params or [])
     losses = parse_loss_list(specs) if specs else []
     losses += [lo for lo in made if lo not in losses]
     if not losses:
@@ -677,7 +715,7 @@ def plot_cmd(
     elif out_fmt == "csv":
         plot.to_csv(curves, sys.stdout)
     else:
-        w = width or min(100, shutil.get_terminal_size((80, 24)).columns)
+        w = width or max(30, min(100, shutil.get_terminal_size((80, 24)).columns))
         lines = plot.chart_lines(curves, width=w, height=height, title=title)
         lines += [f"note: {n}" for n in curves.notes]
         text = "\n".join(lines) + "\n"

@@ -101,6 +101,8 @@ def describe_dict(loss: Loss) -> dict[str, Any]:
             for e in loss.examples
         ],
         "conventions": list(loss.notes),
+        "gradient": "declared: `lossctl eval --grad`, `lossctl plot --grad`" if loss.grad else "not declared",
+        "origin": loss.origin,
         "frameworks": [framework_dict(loss, fw) for fw in FRAMEWORKS],
     }
     if loss.pred_columns:
@@ -126,7 +128,7 @@ def _pred_domain(loss: Loss) -> str:
     return str(loss.y_pred)
 
 
-def list_rows() -> list[dict[str, str]]:
+def list_rows(builtin_only: bool = False) -> list[dict[str, str]]:
     return [
         {
             "name": lo.name,
@@ -135,9 +137,17 @@ def list_rows() -> list[dict[str, str]]:
             "params": ", ".join(f"{p.name}={p.default:g}" for p in lo.params),
             "frameworks": ", ".join(lo.compat),
             "summary": lo.summary,
+            "origin": lo.origin,
         }
         for lo in registry()
+        if lo.origin == "built-in" or not builtin_only
     ]
+
+
+def _shown_name(row: dict[str, str]) -> str:
+    """A loss's name as a listing shows it: a plugin's or an expression's says so."""
+    origin = row.get("origin", "built-in")
+    return row["name"] if origin == "built-in" else f"{row['name']} ({origin.split()[0]})"
 
 
 def _md_escape(s: str) -> str:
@@ -168,7 +178,7 @@ def render_list(fmt: str, out: TextIO) -> None:
                 table.add_column(col, style="bold" if col == "name" else None, no_wrap=col == "name")
             for r in rows:
                 if r["task"] == task.value:
-                    table.add_row(r["name"], r["params"], r["frameworks"], r["summary"])
+                    table.add_row(_shown_name(r), r["params"], r["frameworks"], r["summary"])
             console.print(table)
             console.print()
         console.print(
@@ -176,7 +186,7 @@ def render_list(fmt: str, out: TextIO) -> None:
         )
 
 
-def list_markdown() -> str:
+def list_markdown(builtin_only: bool = False) -> str:
     lines = []
     for task in Task:
         lines += [
@@ -185,9 +195,11 @@ def list_markdown() -> str:
             "| name | aliases | params | frameworks | summary |",
             "|---|---|---|---|---|",
         ]
-        for r in list_rows():
+        for r in list_rows(builtin_only):
             if r["task"] == task.value:
-                cells = [f"`{r['name']}`"] + [_md_escape(r[k]) for k in ("aliases", "params", "frameworks", "summary")]
+                cells = [f"`{r['name']}`" + _shown_name(r)[len(r["name"]) :]] + [
+                    _md_escape(r[k]) for k in ("aliases", "params", "frameworks", "summary")
+                ]
                 lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -208,6 +220,9 @@ def describe_markdown(loss: Loss) -> str:
         lines.append(f"- parameter `{p['name']}` = {p['default']:g}, in {p['range']}: {p['help']}")
     if d["properties"]:
         lines.append(f"- properties: {', '.join(d['properties'])}")
+    lines.append(f"- derivative d loss / d y_pred: {d['gradient']}")
+    if d["origin"] != "built-in":
+        lines.append(f"- declared by: {d['origin']}")
     for c in d["conventions"]:
         lines.append(f"- {c}")
     if d["examples"]:
@@ -256,9 +271,9 @@ def reference_markdown() -> str:
         "",
         "Generated from the loss registry by `python -m lossctl.docs`; do not edit.",
         "",
-        list_markdown(),
+        list_markdown(builtin_only=True),
     ]
-    parts += [describe_markdown(lo) for lo in registry()]
+    parts += [describe_markdown(lo) for lo in registry() if lo.origin == "built-in"]
     return "\n".join(parts)
 
 

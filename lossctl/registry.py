@@ -230,8 +230,9 @@ class Registry:
     def __len__(self) -> int:
         return len(self._losses)
 
-    def names(self) -> list[str]:
-        return [lo.name for lo in self]
+    def names(self, builtin: bool = False) -> list[str]:
+        """Every loss's name (``builtin``: only lossctl's own, without plugins and expressions)."""
+        return [lo.name for lo in self if lo.origin == "built-in" or not builtin]
 
     def all_names(self) -> list[str]:
         """Names and aliases."""

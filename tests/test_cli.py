@@ -37,7 +37,7 @@ from lossctl.render import jsonable
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "sample_data"
-NAMES = registry().names()
+NAMES = registry().names(builtin=True)
 COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 REL = 1e-12
 
