@@ -49,6 +49,7 @@ Ranges and degenerate input
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -96,6 +97,7 @@ def render(
     of plot rows. See the module docstring for the drawing rules (markers, ``#`` overlap, ``^``/``v``
     clipping, gaps, zero lines, marks) and how degenerate input is handled.
     """
+    width, height = _size(width, "width"), _size(height, "height")
     if width < MIN_WIDTH:
         _fail(f"chart width must be at least {MIN_WIDTH} characters, got {width}")
     if height < MIN_HEIGHT:
@@ -296,6 +298,13 @@ def _number(v: Any, what: str) -> float:
         return float(v)
     except (TypeError, ValueError):
         _fail(f"{what}: expected a number, got {v!r}")
+
+
+def _size(v: Any, what: str) -> int:
+    try:
+        return operator.index(v)
+    except TypeError:
+        _fail(f"chart {what} must be an integer, got {v!r}")
 
 
 def _span(lo: float, hi: float) -> tuple[float, float]:
