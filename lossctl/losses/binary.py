@@ -77,15 +77,11 @@ def _bce_ref(y, p, eps=0.0, log_floor=-math.inf, label_smoothing=0.0):  # type: 
 
 def bce_grad(y: float, p: float, eps: float, log_floor: float, label_smoothing: float) -> float:
     y = smoothed(y, label_smoothing, 2.0)
-    left = prob_ce_slope(y, p, log_floor, -1.0)
-    right = prob_ce_slope(y, p, log_floor, 1.0)
-    if eps > 0.0:  # clipped to [eps, 1 - eps]: flat outside, and flat on the outer side of each end
-        if p < eps or p > 1.0 - eps:
-            return 0.0
-        if p == eps:
-            left = 0.0
-        if p == 1.0 - eps:
-            right = 0.0
+    if eps > 0.0 and (p < eps or p > 1.0 - eps):
+        return 0.0  # clipped to [eps, 1 - eps]: flat
+    # One-sided slopes: the clip at an end, like a log at its floor, is flat on the outer side.
+    left = 0.0 if eps > 0.0 and p == eps else prob_ce_slope(y, p, log_floor, -1.0)
+    right = 0.0 if eps > 0.0 and p == 1.0 - eps else prob_ce_slope(y, p, log_floor, 1.0)
     return least_subgradient(left, right)
 
 
@@ -180,21 +176,11 @@ def softplus(x: float) -> float:
 
 
 @jit_helper
-def prob_ce_grad(y: float, p: float) -> float:
-    """d/dp of prob_ce(y, p, -inf): (1 - y) / (1 - p) - y / p; a zero coefficient drops its term,
-    and p = 0 or 1 gives the infinite slope without dividing by 0."""
-    out = 0.0
-    if y != 0.0:
-        out -= y / p if p != 0.0 else y * math.inf
-    if y != 1.0:
-        out += (1.0 - y) / (1.0 - p) if p != 1.0 else (1.0 - y) * math.inf
-    return out
-
-
-@jit_helper
 def prob_ce_slope(y: float, p: float, log_floor: float, side: float) -> float:
-    """The one-sided derivative of prob_ce in p, right for side > 0, left for side < 0: a log
-    below log_floor is flat, and one equal to it is flat on the side where it drops below."""
+    """The one-sided derivative of prob_ce in p, right for side > 0, left for side < 0:
+    (1 - y) / (1 - p) - y / p, where a zero coefficient drops its term, a log below log_floor is
+    flat, one equal to it is flat on the side where it drops below, and p = 0 or 1 gives the
+    infinite slope without dividing by 0."""
     out = 0.0
     if y != 0.0:
         lp = math.log(p) if p > 0.0 else -math.inf
@@ -398,7 +384,7 @@ def _focal_ref(y, p, gamma=2.0, alpha=-1.0):  # type: ignore[no-untyped-def]
 def focal_grad(y: float, p: float, gamma: float, alpha: float) -> float:
     # d/dp alpha_t m^gamma ce = alpha_t m^gamma (gamma m' ce / m + ce'), m = 1 - p_t, m' = 1 - 2y
     at = alpha * y + (1.0 - alpha) * (1.0 - y) if alpha >= 0.0 else 1.0
-    dce = prob_ce_grad(y, p)
+    dce = prob_ce_slope(y, p, -math.inf, 1.0)  # no floor: both sides agree
     if (y != 0.0 and p == 0.0) or (y != 1.0 and p == 1.0):
         return at * dce  # an infinite cross-entropy: its infinite slope dominates, as inf does in the loss
     ce = prob_ce(y, p, -math.inf)
@@ -472,7 +458,7 @@ def focal_logits_grad(y: float, x: float, gamma: float, alpha: float) -> float:
     # alpha_t m^gamma (gamma m' ce / m + ce'), m = 1 - p_t = y sigmoid(-x) + (1 - y) sigmoid(x),
     # m' = (1 - 2y) sigmoid(x) sigmoid(-x), ce' = (1 - y) sigmoid(x) - y sigmoid(-x)
     ce = logit_ce(y, x, 1.0)
-    if ce == 0.0:  # exp(-|x|) underflowed on the right side: the loss is 0 and so is its slope
+    if ce == 0.0:  # a hard label and a logit so sure of it that the loss underflowed: so has its slope
         return 0.0
     s = sigmoid(x)
     sn = sigmoid(-x)

@@ -85,8 +85,21 @@ def cce_ids(c: int, p, eps: float, label_smoothing: float) -> float:  # type: ig
     return (1.0 - label_smoothing) * out + label_smoothing / p.shape[0] * spread
 
 
+def cce_grad(y, p, out, eps: float, label_smoothing: float) -> None:  # type: ignore[no-untyped-def]
+    k = p.shape[0]
+    for j in range(k):
+        t = smoothed(y[j], label_smoothing, k)
+        if t == 0.0 or (eps > 0.0 and (p[j] <= eps or p[j] >= 1.0 - eps)):
+            # a dropped term, or p clipped to [eps, 1 - eps]: flat. At the clip boundary itself the
+            # one-sided slopes are -t/p and 0; 0 is the one of least magnitude.
+            out[j] = 0.0
+        else:
+            out[j] = -t / p[j]
+
+
 @loss(
     name="cce",
+    grad=cce_grad,
     aliases=("categorical_crossentropy", "sparse_categorical_crossentropy", "categorical_cross_entropy"),
     task=Task.MULTICLASS,
     summary="Categorical cross-entropy on class probabilities (integer or one-hot/soft labels)",
@@ -187,8 +200,37 @@ def softmax_ce_ids(c: int, x, label_smoothing: float) -> float:  # type: ignore[
     return (1.0 - label_smoothing) * out + label_smoothing / x.shape[0] * spread
 
 
+def softmax_ce_grad(y, x, out, label_smoothing: float) -> None:  # type: ignore[no-untyped-def]
+    # dl/dx_j = T softmax(x)_j - t_j, T = sum of the (smoothed) labels, softmax_j = exp((x_j - m) - l).
+    m, lse_tail = log_softmax_parts(x)
+    k = x.shape[0]
+    if math.isinf(m):
+        # all logits -inf (or a refused +inf): the loss is undefined, and so is its derivative
+        for j in range(k):
+            out[j] = math.nan
+        return
+    top = 0  # the largest logit, first of ties, as log_softmax_parts takes it
+    for j in range(k):
+        if x[j] == m:
+            top = j
+            break
+    rest = 0.0  # T - t_top, summed directly
+    for j in range(k):
+        if j != top:
+            rest += smoothed(y[j], label_smoothing, k)
+    t_top = smoothed(y[top], label_smoothing, k)
+    total = rest + t_top
+    for j in range(k):
+        if j == top:
+            # softmax_top - 1 = expm1(-l): no cancellation for a confident, correct row
+            out[j] = total * math.expm1(-lse_tail) + rest
+        else:
+            out[j] = total * math.exp((x[j] - m) - lse_tail) - smoothed(y[j], label_smoothing, k)
+
+
 @loss(
     name="softmax_ce",
+    grad=softmax_ce_grad,
     aliases=("cross_entropy", "softmax_cross_entropy", "categorical_crossentropy_logits"),
     task=Task.MULTICLASS,
     summary="Softmax cross-entropy on logits (integer or one-hot/soft labels), stable for huge logits",
@@ -259,8 +301,14 @@ def kl_div_ids(c: int, p) -> float:  # type: ignore[no-untyped-def]
     return -math.log(p[c])
 
 
+def kl_div_grad(y, p, out) -> None:  # type: ignore[no-untyped-def]
+    for j in range(p.shape[0]):
+        out[j] = -y[j] / p[j] if y[j] != 0.0 else 0.0
+
+
 @loss(
     name="kl_div",
+    grad=kl_div_grad,
     aliases=("kld", "kl_divergence", "kullback_leibler"),
     task=Task.MULTICLASS,
     summary="Kullback-Leibler divergence KL(y || p) from the label distribution to the prediction",
@@ -318,8 +366,14 @@ def nll_ids(c: int, x) -> float:  # type: ignore[no-untyped-def]
     return -x[c]
 
 
+def nll_grad(y, x, out) -> None:  # type: ignore[no-untyped-def]
+    for j in range(x.shape[0]):
+        out[j] = 0.0 - y[j]  # 0 - y: +0 (not -0) for a zero label
+
+
 @loss(
     name="nll",
+    grad=nll_grad,
     aliases=("nll_loss", "negative_log_likelihood"),
     task=Task.MULTICLASS,
     summary="Negative log-likelihood on log-probabilities (the output of log_softmax)",
@@ -396,8 +450,27 @@ def hard_class(y) -> int:  # type: ignore[no-untyped-def]
     return c
 
 
+def multiclass_hinge_grad(y, x, out, margin: float, rival_floor: float) -> None:  # type: ignore[no-untyped-def]
+    c = hard_class(y)
+    rival = rival_floor
+    r = -1  # the best rival's index; -1 while the floor is the rival
+    for j in range(x.shape[0]):
+        out[j] = 0.0
+        # Strictly greater, as crammer_singer: of tied rivals the first index is the one that
+        # counts, and a rival tied with the floor leaves the floor (derivative 0) in place.
+        if j != c and x[j] > rival:
+            rival = x[j]
+            r = j
+    # relu'(0) = 0: a row exactly at the margin has derivative 0.
+    if (rival - x[c]) + margin > 0.0:
+        out[c] = -1.0
+        if r >= 0:
+            out[r] = 1.0
+
+
 @loss(
     name="multiclass_hinge",
+    grad=multiclass_hinge_grad,
     aliases=("crammer_singer", "categorical_hinge", "multiclass_hinge_cs"),
     task=Task.MULTICLASS,
     summary="Multiclass hinge loss, Crammer-Singer form: the true class must beat the best rival by the margin",
@@ -465,8 +538,21 @@ def weston_watkins(c: int, x, margin: float) -> float:  # type: ignore[no-untype
     return out
 
 
+def multiclass_hinge_ww_grad(y, x, out, margin: float) -> None:  # type: ignore[no-untyped-def]
+    c = hard_class(y)
+    active = 0.0
+    for j in range(x.shape[0]):
+        out[j] = 0.0
+        # relu'(0) = 0: a rival exactly at the margin adds nothing.
+        if j != c and (x[j] - x[c]) + margin > 0.0:
+            out[j] = 1.0
+            active += 1.0
+    out[c] = 0.0 - active
+
+
 @loss(
     name="multiclass_hinge_ww",
+    grad=multiclass_hinge_ww_grad,
     aliases=("weston_watkins", "multi_margin", "multi_margin_loss"),
     task=Task.MULTICLASS,
     summary="Multiclass hinge loss, Weston-Watkins form: every rival within the margin adds to the loss",
@@ -515,8 +601,25 @@ def categorical_focal_ids(c: int, p, gamma: float, alpha: float) -> float:  # ty
     return -alpha * (1.0 - p[c]) ** gamma * math.log(p[c])
 
 
+def categorical_focal_grad(y, p, out, gamma: float, alpha: float) -> None:  # type: ignore[no-untyped-def]
+    for j in range(p.shape[0]):
+        if y[j] == 0.0:
+            out[j] = 0.0
+        elif p[j] == 1.0:
+            # the limit p -> 1 of the formula below: 0 for gamma > 0, -alpha y (cross-entropy) at 0
+            out[j] = 0.0 - y[j] * alpha if gamma == 0.0 else 0.0
+        else:
+            q = 1.0 - p[j]
+            # d/dp [-(1 - p)^g log p] = g (1 - p)^(g - 1) log p - (1 - p)^g / p
+            d = -(q**gamma) / p[j]
+            if gamma != 0.0:
+                d += gamma * q ** (gamma - 1.0) * math.log(p[j])
+            out[j] = y[j] * alpha * d
+
+
 @loss(
     name="categorical_focal",
+    grad=categorical_focal_grad,
     aliases=("categorical_focal_crossentropy", "multiclass_focal", "softmax_focal"),
     task=Task.MULTICLASS,
     summary="Categorical focal loss on class probabilities: cross-entropy scaled by (1 - p_c)^gamma",
@@ -565,8 +668,14 @@ def multiclass_brier_ids(c: int, p) -> float:  # type: ignore[no-untyped-def]
     return out
 
 
+def multiclass_brier_grad(y, p, out) -> None:  # type: ignore[no-untyped-def]
+    for j in range(p.shape[0]):
+        out[j] = 2.0 * (p[j] - y[j])
+
+
 @loss(
     name="multiclass_brier",
+    grad=multiclass_brier_grad,
     aliases=("brier_multiclass", "multiclass_brier_score"),
     task=Task.MULTICLASS,
     summary="Multiclass Brier score: squared distance between the probability row and the label row",
@@ -622,6 +731,52 @@ def cosine_of(y, p, eps: float) -> float:  # type: ignore[no-untyped-def]
     return (dot * my * mp) / (max(my * ny, eps) * max(mp * np_, eps))
 
 
+@jit_helper
+def cosine_of_grad(y, p, out, eps: float) -> None:  # type: ignore[no-untyped-def]
+    """Writes d cos(y, p) / dp into ``out``, cos as :func:`cosine_of` (same floors, same scaling)."""
+    k = p.shape[0]
+    my = 0.0
+    mp = 0.0
+    for j in range(k):
+        my = max(my, abs(y[j]))
+        mp = max(mp, abs(p[j]))
+    if my == 0.0 or (mp == 0.0 and eps == 0.0):
+        # y = 0: cos is 0 for every p (with eps) or NaN; p = 0 without eps: no direction, NaN.
+        fill = 0.0 if eps > 0.0 else math.nan
+        for j in range(k):
+            out[j] = fill
+        return
+    ny = 0.0
+    for j in range(k):
+        a = y[j] / my
+        ny += a * a
+    ny = math.sqrt(ny)
+    y_floored = my * ny < eps
+    if mp == 0.0 or mp * math.sqrt(_scaled_sq(p, mp)) < eps:
+        # |p| floored at eps: cos = y.p / (max(|y|, eps) eps) is linear in p.
+        for j in range(k):
+            u = y[j] / eps if y_floored else (y[j] / my) / ny
+            out[j] = u / eps
+        return
+    # |p| >= eps (at |p| = eps this, the projection of the floored gradient orthogonal to p, is
+    # also the one of least magnitude): d cos / dp_j = (y_j / max(|y|, eps) - cos p_j / |p|) / |p|.
+    cos = cosine_of(y, p, eps)
+    nb = math.sqrt(_scaled_sq(p, mp))
+    for j in range(k):
+        u = y[j] / eps if y_floored else (y[j] / my) / ny
+        out[j] = (u - cos * ((p[j] / mp) / nb)) / (mp * nb)
+
+
+@jit_helper
+def _scaled_sq(v, scale: float) -> float:
+    """sum (v_j / scale)^2."""
+    s = 0.0
+    for j in range(v.shape[0]):
+        b = v[j] / scale
+        s += b * b
+    return s
+
+
 def _cos_ref(y, p, eps=0.0):  # type: ignore[no-untyped-def]
     p = np.asarray(p, dtype=float)
     t = _one_hot(y, p.shape[1])
@@ -650,8 +805,15 @@ _COS_EPS = Param(
 )
 
 
+def cosine_grad(y, p, out, eps: float) -> None:  # type: ignore[no-untyped-def]
+    cosine_of_grad(y, p, out, eps)
+    for j in range(p.shape[0]):
+        out[j] = 0.0 - out[j]  # d(1 - cos) = -d cos
+
+
 @loss(
     name="cosine",
+    grad=cosine_grad,
     aliases=("cosine_distance", "cosine_embedding"),
     summary="Cosine distance between the label vector and the prediction vector, in [0, 2]",
     formula="1 - y.p / (max(|y|, eps) max(|p|, eps))",
@@ -684,8 +846,15 @@ def cosine(y, p, eps: float) -> float:  # type: ignore[no-untyped-def]
     return 1.0 - cosine_of(y, p, eps)
 
 
+def cosine_similarity_grad(y, p, out, eps: float) -> None:  # type: ignore[no-untyped-def]
+    cosine_of_grad(y, p, out, eps)
+    for j in range(p.shape[0]):
+        out[j] = 0.0 - out[j]  # d(-cos) = -d cos
+
+
 @loss(
     name="cosine_similarity",
+    grad=cosine_similarity_grad,
     aliases=("neg_cosine", "cosine_proximity"),
     summary="Negative cosine similarity (Keras's cosine loss), in [-1, 1]: lower is better",
     formula="-y.p / (max(|y|, eps) max(|p|, eps))",
@@ -737,8 +906,13 @@ def _dice_ref(y, p, smooth=0.0, eps=0.0):  # type: ignore[no-untyped-def]
         return (miss + eps) / (t.sum(axis=1) + p.sum(axis=1) + smooth + eps)
 
 
+def dice_grad(y, p, out, smooth: float, eps: float) -> None:  # type: ignore[no-untyped-def]
+    tversky_of_grad(y, p, out, 0.5, 0.5, 0.5 * smooth, 0.5 * eps)  # as dice: Tversky at 1/2, 1/2
+
+
 @loss(
     name="dice",
+    grad=dice_grad,
     aliases=("dice_loss", "soft_dice"),
     summary="Soft Dice loss per row (multi-label or one-hot rows)",
     formula="1 - (2 sum y p + smooth) / (sum y + sum p + smooth + eps)",
@@ -790,8 +964,33 @@ def tversky_of(y, p, alpha: float, beta: float, smooth: float, eps: float) -> fl
     return (alpha * fp + beta * fn + eps) / (tp + alpha * fp + beta * fn + smooth + eps)
 
 
+@jit_helper
+def tversky_of_grad(y, p, out, alpha: float, beta: float, smooth: float, eps: float) -> None:  # type: ignore[no-untyped-def]
+    """Writes d tversky_of / dp into ``out``."""
+    tp = 0.0
+    fp = 0.0
+    fn = 0.0
+    for j in range(p.shape[0]):
+        tp += y[j] * p[j]
+        fp += (1.0 - y[j]) * p[j]
+        fn += y[j] * (1.0 - p[j])
+    num = alpha * fp + beta * fn + eps
+    den = tp + alpha * fp + beta * fn + smooth + eps
+    # l = N / D with D = N + TP + s, dN/dp_j = alpha (1 - y_j) - beta y_j, dTP/dp_j = y_j:
+    # dl/dp_j = (dN_j (D - N) - N y_j) / D^2, D - N = TP + s formed directly.
+    rest = tp + smooth
+    for j in range(p.shape[0]):
+        dn = alpha * (1.0 - y[j]) - beta * y[j]
+        out[j] = (dn * rest - num * y[j]) / den / den  # twice: den * den could underflow
+
+
+def tversky_grad(y, p, out, alpha: float, beta: float, smooth: float, eps: float) -> None:  # type: ignore[no-untyped-def]
+    tversky_of_grad(y, p, out, alpha, beta, smooth, eps)
+
+
 @loss(
     name="tversky",
+    grad=tversky_grad,
     aliases=("tversky_loss",),
     summary="Tversky loss per row: Dice with separate weights for false positives and false negatives",
     formula="1 - (TP + smooth) / (TP + alpha FP + beta FN + smooth + eps), "

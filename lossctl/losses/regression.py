@@ -841,6 +841,8 @@ def tweedie_grad(y: float, p: float, power: float) -> float:
     # slope 0 at its minimum p = y), so it adds no kink.
     if y == 0.0 and power >= 2.0:
         return math.nan  # the deviance is inf for every p: its slope is undefined
+    if p == y:
+        return 0.0  # the minimum, also where p^(1 - k) overflows (a tiny p)
     g = 2.0 * ((p - y) / p)
     if power == 1.0:
         return g
