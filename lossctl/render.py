@@ -386,7 +386,7 @@ def _print_analyses(console: Any, d: dict[str, Any]) -> None:
             rows = r["gradient"]["largest"]
             t = Table(title=f"{name}: largest gradients", show_edge=False, title_justify="left")
             for head in GRADIENT_HEADER:
-                t.add_column(head, justify="left" if head in ("y_pred", "gradient") else "right", no_wrap=True)
+                t.add_column(head, justify="left" if head == "y_pred" else "right", no_wrap=True)
             for row in rows:
                 t.add_row(*gradient_cells(row))
             console.print()
