@@ -22,6 +22,9 @@ __all__ = [
     "recommend_file",
     "get_loss",
     "list_losses",
+    "curves",
+    "expression_loss",
+    "load_plugin",
     "EvalResult",
     "LossctlError",
     "__version__",
@@ -35,6 +38,9 @@ _LAZY = {
     "compare": "lossctl.comparison",
     "compare_files": "lossctl.comparison",
     "recommend": "lossctl.advice",
+    "curves": "lossctl.plot",
+    "expression_loss": "lossctl.expr",
+    "load_plugin": "lossctl.registry",
 }
 
 

@@ -73,6 +73,7 @@ class EvalResult:
     _compute_gradient: Callable[[], Any] | None = field(default=None, repr=False)
     _no_gradient: str = field(default="", repr=False)  # why gradient() is refused, if it is
     _sweep_totals: Callable[..., tuple[Any, float]] | None = field(default=None, repr=False)
+    _loss: Loss | None = field(default=None, repr=False)
 
     @property
     def per_sample(self) -> np.ndarray:
@@ -119,7 +120,11 @@ class EvalResult:
         """The least cost the loss can have: 0 for a non-negative loss (None if unbounded)."""
         from lossctl.registry import NONNEGATIVE
 
-        return 0.0 if NONNEGATIVE in get_loss(self.loss).properties else None
+        return 0.0 if NONNEGATIVE in self._declaration().properties else None
+
+    def _declaration(self) -> Loss:
+        """The loss evaluated (also one that is not registered, such as an expression's)."""
+        return self._loss if self._loss is not None else get_loss(self.loss)
 
     def gradient(self) -> np.ndarray:
         """The derivative of each (unweighted) per-sample loss with respect to its prediction:
@@ -154,7 +159,7 @@ class EvalResult:
     def sweep(self, param: str, values: Any) -> Sweep:
         """The cost at each value of one parameter (the others as evaluated), in one pass over the
         rows: every row is read once and its loss computed at every value."""
-        lo = get_loss(self.loss)
+        lo = self._declaration()
         if self._sweep_totals is None:
             raise UsageError(f"a sweep evaluates lossctl's own {lo.name}; drop --compat to sweep it")
         if self.reduction == "none":
@@ -898,6 +903,7 @@ def evaluate(
         _compute_gradient=None if no_gradient else gradient,
         _no_gradient=no_gradient,
         _sweep_totals=sweep_totals if conv is None else None,
+        _loss=lo,
     )
 
 

@@ -259,12 +259,12 @@ def test_list_formats(fmt: str) -> None:
     out = ok("list", "--format", fmt).stdout
     if fmt == "json":
         rows = json.loads(out)
-        assert [r["name"] for r in rows] == NAMES
+        assert [r["name"] for r in rows if r["origin"] == "built-in"] == NAMES
         assert {r["task"] for r in rows} == {t.value for t in Task}
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(out)))
-        assert [r["name"] for r in rows] == NAMES
-        assert set(rows[0]) == {"name", "task", "aliases", "params", "frameworks", "summary"}
+        assert [r["name"] for r in rows if r["origin"] == "built-in"] == NAMES
+        assert set(rows[0]) == {"name", "task", "aliases", "params", "frameworks", "summary", "origin"}
         huber = next(r for r in rows if r["name"] == "huber")
         assert huber["params"] == "delta=1"
     elif fmt == "markdown":
@@ -278,7 +278,7 @@ def test_list_formats(fmt: str) -> None:
 
 
 def test_list_default_format_is_json_off_a_terminal() -> None:
-    assert [r["name"] for r in json.loads(ok("list").stdout)] == NAMES
+    assert [r["name"] for r in json.loads(ok("list").stdout) if r["origin"] == "built-in"] == NAMES
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "markdown"])

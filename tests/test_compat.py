@@ -74,7 +74,7 @@ def _golden_pairs() -> set[tuple[str, str]]:
 
 def test_every_loss_has_a_framework_comparison_or_a_reason() -> None:
     golden = _golden_pairs()
-    for lo in LOSSES:
+    for lo in [lo for lo in LOSSES if lo.origin == "built-in"]:  # a plugin's frameworks are its own affair
         assert lo.compat or lo.name in NO_FRAMEWORK, f"{lo.name}: declare its frameworks, or say why none"
         for fw, conv in lo.compat.items():
             assert fw in FRAMEWORKS
