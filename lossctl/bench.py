@@ -289,6 +289,22 @@ def _available(framework: str) -> bool:
     return importlib.util.find_spec(framework) is not None
 
 
+def scaling(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """Time per row (ns) at each size, per (loss, dtype, implementation): linear cost is a flat
+    row. ``growth`` is the largest size's time per row over the smallest's (1.0: linear; above 1:
+    the per-row cost grows, e.g. once the data leaves the caches; below 1: fixed overheads that
+    small inputs cannot amortise)."""
+    series: dict[tuple[str, str, str], dict[int, float]] = {}
+    for r in d["rows"]:
+        series.setdefault((r["loss"], r["dtype"], r["impl"]), {})[r["n"]] = r["median_s"] / r["n"] * 1e9
+    out = []
+    for (loss, dtype, impl), per_n in series.items():
+        sizes = sorted(per_n)
+        growth = per_n[sizes[-1]] / per_n[sizes[0]] if len(sizes) > 1 and per_n[sizes[0]] > 0 else None
+        out.append({"loss": loss, "dtype": dtype, "impl": impl, "ns_per_row": per_n, "growth": growth})
+    return out
+
+
 def regressions(report: BenchReport, baseline: dict[str, Any], max_regression_pct: float) -> list[str]:
     """lossctl cases slower than the baseline's by more than the given percentage."""
     old = {

@@ -764,7 +764,13 @@ def bench_cmd(
     param: ParamOpt = None,
     expr: ExprOpt = None,
     plugin: PluginOpt = None,
-    size: Annotated[str, typer.Option("--size", help="Row counts, comma-separated (1e5,1e6,1e7).")] = "1e5,1e6",
+    size: Annotated[
+        str | None,
+        typer.Option("--size", help="Row counts, comma-separated (default 1e5,1e6; with --scaling 1e3..1e7)."),
+    ] = None,
+    scaling: Annotated[
+        bool, typer.Option("--scaling", help="Also print the time per row across sizes (is the cost linear?).")
+    ] = False,
     dtype: Annotated[str, typer.Option("--dtype", help="Input dtypes: float64, float32 or both.")] = "float64",
     threads: Annotated[
         int | None, typer.Option("--threads", min=1, help="Threads for lossctl and PyTorch (default: all cores).")
@@ -802,7 +808,7 @@ def bench_cmd(
         raise UsageError("bench times each loss at its default parameters; -p gives the parameters of --expr")
     _load_plugins(plugin)
     losses = _losses(loss, param, None, expr)[0] if (loss or expr) else list(registry())
-    sizes = _parse_sizes(size)
+    sizes = _parse_sizes(size or ("1e3,1e4,1e5,1e6,1e7" if scaling else "1e5,1e6"))
     dtypes = [d.strip() for d in dtype.split(",") if d.strip()]
     for d in dtypes:
         if d not in ("float64", "float32"):
@@ -829,6 +835,8 @@ def bench_cmd(
     with _progress() as step:
         report = bench.run_bench(losses, sizes, dtypes, frameworks=frameworks, target_seconds=seconds, progress=step)
     d = report.to_dict()
+    if scaling:
+        d["scaling"] = bench.scaling(d)
     exports = [p for p in (export_json, export_csv, export_markdown) if p == "-"]
     if not exports:
         render.BENCH_RENDERERS[_default_format(fmt)](d, sys.stdout)
