@@ -287,6 +287,9 @@ def _source_key(
     # editing a declaration's examples or notes does not.
     for fn in (kernel, *JIT_HELPERS):
         h.update(inspect.getsource(fn).encode())
+    # The generated module imports the kernel by module name: a plugin file edited elsewhere, or
+    # loaded from another path, is another module, so it must not be served this file.
+    h.update(kernel.__module__.encode())
     return h.hexdigest()[:16]
 
 

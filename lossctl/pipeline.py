@@ -472,10 +472,12 @@ def _sweep_grid(text: str, runs: Sequence[tuple[Loss, Any, str | None, str]], co
 
     if compat is not None:
         raise UsageError("--sweep evaluates lossctl's own loss; drop --compat")
+    name, values = parse_grid(text)
     if len(runs) != 1:
+        if len({lo.name for lo, _, _, _ in runs}) == 1:
+            raise UsageError(f"--sweep {name}=... with a -p list: give one value per other parameter")
         raise UsageError("--sweep varies a parameter of one loss; give one --loss and one value per other parameter")
     lo, given, _, _ = runs[0]
-    name, values = parse_grid(text)
     if name in given:
         raise UsageError(f"--sweep {name}=... and -p {name}=... both set {name}; drop one")
     for v in values:

@@ -173,11 +173,23 @@ def curves(
             series.append((name, ys))
         if task is not Task.REGRESSION and _kind(lo) != axis:
             link = "sigmoid" if task is Task.BINARY else "softmax"
-            how = f"through p = {link}(x)" if axis == "logit" else "at x = log p"
+            inverse = "log(p / (1 - p))" if task is Task.BINARY else "log p"
+            how = f"through p = {link}(x)" if axis == "logit" else f"at x = {inverse}"
             kinds = {"probability": "probabilities", "logit": "logits", "score": "scores", "value": "values"}
             takes = "log-probabilities" if lo.pred_rows == "log_probabilities" else kinds[lo.prediction.value]
             notes.append(f"{lo.name} takes {takes}: drawn {how}")
+    if label is None and task is Task.REGRESSION and y_label == 0.0 and _empty(series):
+        # A loss undefined at y_true = 0 everywhere (mape divides by |y_true|): draw at 1 instead.
+        if all(lo.y_true.contains(1.0) for lo in los):
+            return curves(los, params, x_range=x_range, points=points, grad=grad, label=1.0, axis=axis)
     return Curves(axis, x, series, grad, y_label, task.value, classes if task is Task.MULTICLASS else 0, notes)
+
+
+def _empty(series: list[tuple[str, Any]]) -> bool:
+    """Whether some curve has no finite point, or only one (a degenerate default label)."""
+    import numpy as np
+
+    return any(int(np.isfinite(ys).sum()) <= 1 for _, ys in series)
 
 
 def _curve(lo: Loss, params: tuple[float, ...], t: Any, axis: str, label: float, k: int, grad: bool) -> Any:
@@ -193,7 +205,8 @@ def _curve(lo: Loss, params: tuple[float, ...], t: Any, axis: str, label: float,
         if axis not in ("residual", _kind(lo)):
             raise UsageError(f"{lo.name} takes {lo.prediction.value}s; draw it with --axis {_kind(lo)}")
         yt = np.full(n, label)
-        others = [1.0 if not (d.contains(0.0)) else 0.0 for d in lo.y_pred[1:]]  # type: ignore[index]
+        # A non-negative column (a variance) is held at 1, a real one (a second score) at 0.
+        others = [1.0 if not d.contains(-1.0) else 0.0 for d in lo.y_pred[1:]]  # type: ignore[index]
         first = t + label if axis == "residual" else t
         yp = np.column_stack([first, *[np.full(n, v) for v in others]])
         dinputs = np.zeros_like(yp)

@@ -322,7 +322,7 @@ def load_entry_points() -> list[str]:
         try:
             _run_plugin(ep.load())
             loaded.append(ep.name)
-        except Exception as e:  # a third party's code: report and carry on
+        except (Exception, SystemExit) as e:  # a third party's code: report and carry on
             sys.stderr.write(f"lossctl: warning: plugin {ep.name} ({ep.value}) failed to load: {_why(e)}\n")
         finally:
             _loading_plugin.pop()
@@ -344,6 +344,10 @@ def _run_plugin(obj: Any) -> None:
     for lo in [result] if isinstance(result, Loss) else list(result or ()):
         if not isinstance(lo, Loss):
             raise UsageError(f"it returned a {type(lo).__name__}, not a lossctl Loss")
+        if lo.origin == "built-in":  # made by a plugin, whatever its declaration says
+            import dataclasses
+
+            lo = dataclasses.replace(lo, origin=f"plugin {_loading_plugin[-1]}")
         REGISTRY.add(lo)
 
 
@@ -376,7 +380,7 @@ def load_plugin(path: str) -> list[str]:
     _loading_plugin.append(path)
     try:
         spec.loader.exec_module(module)
-    except Exception as e:  # the plugin's own error, in one line; nothing it declared stays
+    except (Exception, SystemExit) as e:  # the plugin's own error, in one line; nothing it declared stays
         sys.modules.pop(modname, None)
         for name in [n for n in REGISTRY.names() if n not in before]:
             REGISTRY.remove(name)
@@ -385,9 +389,10 @@ def load_plugin(path: str) -> list[str]:
     finally:
         _loading_plugin.pop()
     added = [name for name in REGISTRY.names() if name not in before]
-    _plugin_files[real] = added
     if not added:
+        sys.modules.pop(modname, None)
         raise UsageError(f"--plugin '{path}' declares no loss; decorate a kernel with @lossctl.registry.loss(...)")
+    _plugin_files[real] = added
     return added
 
 
