@@ -297,8 +297,10 @@ class Sweep:
     n: int
     seconds: float  # the sweep pass (every value, one read of the rows)
 
-    def best(self) -> tuple[float, float] | None:
-        """(value, cost) where the cost is least (the first such value), or None if none is finite."""
+    def least(self) -> tuple[float, float] | None:
+        """(value, cost) where the cost is least (the first such value), or None if none is finite.
+        Costs at different parameter values are often on different scales (Huber's delta, focal's
+        gamma): the least cost describes the data, it does not choose a parameter."""
         finite = np.isfinite(self.costs)
         if not finite.any():
             return None
@@ -306,7 +308,7 @@ class Sweep:
         return float(self.values[i]), float(self.costs[i])
 
     def to_dict(self) -> dict[str, Any]:
-        best = self.best()
+        least = self.least()
         return {
             "loss": self.loss,
             "param": self.param,
@@ -314,7 +316,7 @@ class Sweep:
             "n": self.n,
             "values": [float(v) for v in self.values],
             "costs": [float(c) for c in self.costs],
-            "best": None if best is None else {"value": best[0], "cost": best[1]},
+            "least": None if least is None else {"value": least[0], "cost": least[1]},
             "seconds": self.seconds,
         }
 
@@ -846,10 +848,16 @@ def evaluate(
     if math.isnan(total):
         ls = out if out is not None else per_sample()
         bad = np.isnan(ls) if w is None else np.isnan(ls) & (w != 0)
+        if not bad.any():  # no row is NaN: losses of +inf and -inf cancel in the sum
+            up, down = int(np.argmax(ls == np.inf)), int(np.argmax(ls == -np.inf))
+            raise InputError(
+                f"the cost of {lo.name} is undefined: row {up} has loss +inf and row {down} has loss -inf; "
+                "a loss that can be -inf has no mean (drop or fix those rows)"
+            )
         i = int(np.argmax(bad))
         raise InputError(
             f"{lo.name} is undefined (NaN) at row {i} for y_true={_show(yt[i])}, y_pred={_show(yp[i])}; "
-            "see `lossctl describe " + lo.name + "`"
+            + ("see `lossctl describe " + lo.name + "`" if lo.origin == "built-in" else "check its definition")
         )
     divisor: float | None = None
     cost: float | None = None

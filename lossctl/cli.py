@@ -20,7 +20,7 @@ import typer
 
 from lossctl import __version__
 from lossctl.errors import LossctlError, UsageError
-from lossctl.registry import registry
+from lossctl.registry import builtin_registry, registry
 
 app = typer.Typer(
     name="lossctl",
@@ -83,7 +83,8 @@ def parse_class_weights(text: str) -> list[float] | dict[int, float]:
         ) from None
 
 
-_LOSS_NAMES = ", ".join(registry().names())
+# The help text names lossctl's own losses: listing them must not import installed plugins.
+_LOSS_NAMES = ", ".join(builtin_registry().names())
 
 # Option aliases shared by every command that takes them.
 LossOpt = Annotated[
@@ -152,9 +153,10 @@ def _load_plugins(paths: list[str] | None) -> None:
         load_plugin(path)
 
 
-def _expression_losses(exprs: list[str], params: list[str]) -> list[Any]:
+def _expression_losses(exprs: list[str], params: list[str], swept: str | None = None) -> list[Any]:
     """Register a loss per ``--expr`` ('NAME: EXPR' or 'EXPR', named expr, expr2, ...). Its
-    parameters are the -p names it uses, with the first value given as the default."""
+    parameters are the -p names it uses, with the first value given as the default, and the
+    parameter ``--sweep`` varies (``swept``: NAME=GRID)."""
     import re
 
     if not exprs:
@@ -177,8 +179,19 @@ def _expression_losses(exprs: list[str], params: list[str]) -> list[Any]:
                     raise UsageError(
                         f"parameter {key}='{value}' is not a number (for example -p {pname}=1.5)"
                     ) from None
+        if swept is not None and "=" in swept:
+            from lossctl.api import parse_grid
+
+            sname, grid = parse_grid(swept)
+            values.setdefault(sname, float(grid[0]))  # declared by the sweep; its values come from it
         candidates = [k for k in values if _usable_param_name(expressions, k)]
-        used = expressions.parse(text, candidates).names
+        try:
+            used = expressions.parse(text, candidates).names
+        except UsageError:
+            for k in values:  # a -p name the expression uses but cannot take: say why
+                if k not in candidates and re.search(rf"\b{re.escape(k)}\b", text):
+                    expressions.check_param_names([k])
+            raise
         lo = expressions.expression_loss(text, {k: values[k] for k in values if k in used}, name)
         REGISTRY.add(lo)
         made.append(lo)
@@ -195,14 +208,18 @@ def _usable_param_name(expressions: Any, name: str) -> bool:
 
 
 def _losses(
-    specs: list[str] | None, params: list[str] | None, plugins: list[str] | None = None, exprs: list[str] | None = None
+    specs: list[str] | None,
+    params: list[str] | None,
+    plugins: list[str] | None = None,
+    exprs: list[str] | None = None,
+    swept: str | None = None,
 ) -> tuple[list[Any], dict[str, list[dict[str, float]]]]:
     """The losses a command runs (named, from --plugin files and --expr expressions) and their
     parameter sets from -p."""
     from lossctl.registry import param_sets_for, parse_loss_list
 
     _load_plugins(plugins)
-    made = _expression_losses(exprs or [], params or [])
+    made = _expression_losses(exprs or [], params or [], swept)
     losses = parse_loss_list(specs) if specs else []
     losses += [lo for lo in made if lo not in losses]
     if not losses:
@@ -447,7 +464,7 @@ def eval_cmd(
         ):
             if given:
                 raise UsageError(f"{flag} needs the cost, which --reduction none does not compute; use mean or sum")
-    losses, params = _losses(loss, param, plugin, expr)
+    losses, params = _losses(loss, param, plugin, expr, sweep)
     if per_sample and per_sample != "-":
         _refuse_overwriting_inputs(per_sample, [p for p in (file, labels) if p and p != "-"])
         _check_writable_target(per_sample)
@@ -705,8 +722,12 @@ def plot_cmd(
         classes=classes,
     )
     title = ("derivatives of " if grad else "") + ", ".join(name for name, _ in curves.series)
-    for path in (p for p in (png, svg) if p):
-        write_atomically(path, lambda tmp, path=path: plot.write_image(curves, tmp, title, fmt_of=path))
+    # The chart first: a bad --width/--height fails before any image is written.
+    w = width or max(30, min(100, shutil.get_terminal_size((80, 24)).columns))
+    lines = plot.chart_lines(curves, width=w, height=height, title=title)
+    for path, kind in ((png, "png"), (svg, "svg")):
+        if path:
+            write_atomically(path, lambda tmp, kind=kind: plot.write_image(curves, tmp, title, kind))
     out_fmt = fmt.value if fmt is not None else "table"
     if out_fmt == "json":
         from lossctl import render
@@ -715,8 +736,6 @@ def plot_cmd(
     elif out_fmt == "csv":
         plot.to_csv(curves, sys.stdout)
     else:
-        w = width or max(30, min(100, shutil.get_terminal_size((80, 24)).columns))
-        lines = plot.chart_lines(curves, width=w, height=height, title=title)
         lines += [f"note: {n}" for n in curves.notes]
         text = "\n".join(lines) + "\n"
         sys.stdout.write(f"```\n{text}```\n" if out_fmt == "markdown" else text)

@@ -293,18 +293,51 @@ def _source_key(
     return h.hexdigest()[:16]
 
 
-@functools.cache
+_COMPILED_HELPERS: dict[int, Any] = {}  # id of a helper's Python function -> its compiled self
+
+
 def _compile_helpers() -> None:
-    """Swap each kernel helper for its compiled self in its module (see registry.jit_helper)."""
+    """Swap each kernel helper for its compiled self (see registry.jit_helper) in every module
+    that may call it: lossctl's, the helper's own, and the modules of every declared kernel and
+    gradient (plugins, expressions). Helpers declared later (a plugin loaded after a first
+    kernel ran) are compiled on the next call."""
     from numba import njit
 
-    modules = [m for name, m in list(sys.modules.items()) if name.startswith("lossctl") and m is not None]
+    from lossctl.registry import REGISTRY, registry
+
+    registry()  # built-ins and installed plugins declare their helpers first
     for fn in JIT_HELPERS:
-        compiled = njit(fn, error_model="numpy")
-        for module in modules:  # every module that imported the helper by name
-            for attr, value in list(vars(module).items()):
-                if value is fn:
-                    setattr(module, attr, compiled)
+        if id(fn) not in _COMPILED_HELPERS:
+            _COMPILED_HELPERS[id(fn)] = (fn, njit(fn, error_model="numpy"))
+    names = {fn.__module__ for fn, _ in _COMPILED_HELPERS.values()}
+    for lo in REGISTRY:
+        names.update(f.__module__ for f in (lo.kernel, lo.kernel_ids, lo.grad) if f is not None)
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name.startswith("lossctl") or name in names):
+            continue
+        for attr, value in list(vars(module).items()):  # every module that imported a helper by name
+            hit = _COMPILED_HELPERS.get(id(value))
+            if hit is not None and hit[0] is value:
+                setattr(module, attr, hit[1])
+
+
+def _compiled_call(loss: Loss, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a generated kernel; a plugin's or an expression's kernel that numba cannot compile is
+    the user's input, reported in one line (a built-in's is a bug, raised as it is)."""
+    from numba.core.errors import NumbaError
+
+    try:
+        return fn(*args)
+    except NumbaError as e:
+        if loss.origin == "built-in":
+            raise
+        first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        from lossctl.errors import UsageError
+
+        raise UsageError(
+            f"loss '{loss.name}' ({loss.origin}) does not compile with numba: {first}; "
+            "its kernel and derivative must be plain functions of floats over math"
+        ) from None
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -380,7 +413,7 @@ def run_grad(loss: Loss, layout: str, y_true: Any, y_pred: Any, params: tuple[fl
 
     shape = y_pred.shape if (layout != "elementwise") else (y_pred.shape[0],)
     out = np.empty(shape, dtype=np.float64)
-    get_grad_kernel(loss, layout)(y_true, y_pred, out, *params)
+    _compiled_call(loss, get_grad_kernel(loss, layout), y_true, y_pred, out, *params)
     return out
 
 
@@ -421,7 +454,7 @@ def run_sweep(loss: Loss, layout: str, y_true: Any, y_pred: Any, weight: Any, gr
     """Sums of w * loss at each row of ``grid`` (one parameter vector per row), in one data pass."""
     fn = get_sweep_kernel(loss, layout, weight is not None)
     args = [y_true, y_pred] + ([weight] if weight is not None else []) + [grid]
-    totals, wsum = fn(*args)
+    totals, wsum = _compiled_call(loss, fn, *args)
     return totals, float(wsum)
 
 
@@ -431,5 +464,5 @@ def run_kernel(
     """Call the right variant for the arguments given (``weight``/``out`` may be None)."""
     fn = get_kernel(loss, layout, weight is not None, out is not None)
     args = [y_true, y_pred] + ([weight] if weight is not None else []) + ([out] if out is not None else [])
-    total, wsum = fn(*args, *params)
+    total, wsum = _compiled_call(loss, fn, *args, *params)
     return float(total), float(wsum)

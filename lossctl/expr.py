@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lossctl.errors import UsageError, did_you_mean
+from lossctl.registry import RESERVED_PARAM_NAMES
 
 if TYPE_CHECKING:
     from lossctl.registry import Loss
@@ -72,7 +73,8 @@ FUNCTIONS = {
 }
 ARITY = {name: call.count(",") + 1 for name, call in FUNCTIONS.items()}
 # Names the generated modules use themselves, so a parameter may not take them.
-RESERVED = frozenset({"math", "np"})
+# The generated modules' own names, and lossctl.evaluate's keyword arguments.
+RESERVED = frozenset({"math", "np"}) | RESERVED_PARAM_NAMES
 
 _FUNC_LIST = ", ".join(FUNCTIONS)
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*", re.ASCII)

@@ -640,6 +640,9 @@ def _analyse(
                 }
                 for j in stats.worst_rows(v if r.weighted else ls, top)
             ]
+        if grad and propagated:
+            r.extras["gradient"] = {k: None for k in ("cost_grad_norm", "mean_abs", "max_abs")}
+            r.extras["gradient"]["note"] = "not computed: NaN rows propagate (--nan propagate)"
         if grad and not propagated:
             g = r.gradient()
             largest = stats.worst_rows(r.gradient_magnitude(), top or 5)

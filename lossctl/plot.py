@@ -87,7 +87,7 @@ def parse_range(text: str) -> tuple[float, float]:
         lo, hi = float(a), float(b)
     except ValueError:
         lo = hi = math.nan
-    if not sep or not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
+    if not sep or not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi or not math.isfinite(hi - lo):
         raise UsageError(f"--range '{text}' is not LOW:HIGH with LOW < HIGH (for example --range -3:3)")
     return lo, hi
 
@@ -319,8 +319,8 @@ def to_csv(c: Curves, out: Any) -> None:
         w.writerow([repr(float(xv)), *[repr(float(ys[i])) if math.isfinite(ys[i]) else "" for _, ys in c.series]])
 
 
-def write_image(c: Curves, path: str, title: str = "", fmt_of: str = "") -> None:
-    """The chart as an image (PNG or SVG by the extension of ``fmt_of``, else of ``path``),
+def write_image(c: Curves, path: str, title: str = "", kind: str = "") -> None:
+    """The chart as an image, ``kind`` "png" or "svg" (default: by the extension of ``path``),
     through matplotlib (``pip install 'lossctl[plot]'``)."""
     try:
         import matplotlib
@@ -331,14 +331,12 @@ def write_image(c: Curves, path: str, title: str = "", fmt_of: str = "") -> None
         raise UsageError(
             "writing an image needs matplotlib: pip install 'lossctl[plot]' (the terminal chart needs nothing)"
         ) from None
-    from lossctl import chart
-
     styles = ["-", "--", "-.", ":"]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     try:
         for i, (name, ys) in enumerate(c.series):
             # Line styles and markers as well as colours, so the image reads in greyscale too.
-            ax.plot(c.x, ys, styles[i % len(styles)], label=f"{name}  ({chart.markers(len(c.series))[i]})", lw=1.8)
+            ax.plot(c.x, ys, styles[i % len(styles)], label=name, lw=1.8)
         ax.axhline(0.0, color="0.8", lw=0.8, zorder=0)
         ax.set_xlabel(c.x_label)
         ax.set_ylabel(c.y_label)
@@ -347,7 +345,7 @@ def write_image(c: Curves, path: str, title: str = "", fmt_of: str = "") -> None
         ax.grid(True, color="0.92")
         ax.legend()
         fig.tight_layout()
-        fmt = "svg" if (fmt_of or path).lower().endswith(".svg") else "png"
+        fmt = kind or ("svg" if path.lower().endswith(".svg") else "png")
         fig.savefig(path, format=fmt)
     finally:
         plt.close(fig)

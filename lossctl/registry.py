@@ -197,6 +197,13 @@ class Loss:
         return {p.name: p.check(float(given.get(p.name, p.default)), self.name) for p in self.params}
 
 
+# Names a parameter may not take: lossctl.evaluate's own keyword arguments.
+RESERVED_PARAM_NAMES = frozenset(
+    {"y_true", "y_pred", "loss", "sample_weight", "reduction", "nan", "keep_per_sample", "names",
+     "class_weight", "ignore_index", "compat", "compat_dtype"}
+)  # fmt: skip
+
+
 class Registry:
     """Name -> loss, with aliases; ordered by declaration."""
 
@@ -205,6 +212,9 @@ class Registry:
         self._names: dict[str, str] = {}
 
     def add(self, loss: Loss) -> Loss:
+        clash = [p.name for p in loss.params if p.name in RESERVED_PARAM_NAMES]
+        if clash:
+            raise UsageError(f"loss '{loss.name}' names a parameter '{clash[0]}', which lossctl reserves; rename it")
         for key in (loss.name, *loss.aliases):
             if key in self._names:
                 held = self._losses[self._names[key]]
@@ -285,6 +295,13 @@ def jit_helper(fn: F) -> F:
     """Mark a module-level scalar function as callable from kernels."""
     JIT_HELPERS.append(fn)
     return fn
+
+
+def builtin_registry() -> Registry:
+    """The registry with the built-in losses declared, without importing installed plugins."""
+    import lossctl.losses  # noqa: F401  (declares the built-in losses)
+
+    return REGISTRY
 
 
 def registry() -> Registry:

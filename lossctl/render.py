@@ -142,7 +142,7 @@ def to_csv(d: dict[str, Any], out: TextIO) -> None:
                 "param": sw["param"],
                 "value": v,
                 "cost": c,
-                "least": bool(sw.get("best")) and v == sw["best"]["value"],
+                "least": bool(sw.get("least")) and v == sw["least"]["value"],
             }
             for sw in sweeps
             for v, c in zip(sw["values"], sw["costs"], strict=True)
@@ -332,9 +332,9 @@ def sweep_lines(sw: dict[str, Any], width: int = 72) -> list[str]:
 
     fixed = f" ({params_text(sw['fixed'])})" if sw.get("fixed") else ""
     head = f"{sw['loss']}{fixed}: cost against {sw['param']}, {sw['n']} rows, one pass ({sw['seconds']:.3g} s)"
-    best = sw.get("best") or {}
+    least = sw.get("least") or {}
     rows = [
-        (fmt(v), fmt(c, 10), "  <- least" if best and v == best["value"] else "")
+        (fmt(v), fmt(c, 10), "  <- least" if least and v == least["value"] else "")
         for v, c in zip(sw["values"], sw["costs"], strict=True)
     ]
     vw = max(len(sw["param"]), *(len(a) for a, _, _ in rows))

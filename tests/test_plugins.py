@@ -516,7 +516,7 @@ def test_a_plugin_loss_whose_cost_is_a_root_sweeps_and_differentiates_through_it
     for a, cost in zip(sweep["values"], sweep["costs"], strict=True):
         assert rel_close(cost, lossctl.evaluate(y, p, "root_power", keep_per_sample=True, a=a).cost)
         assert rel_close(cost, math.sqrt(float(np.mean(np.abs(r) ** a))), 1e-10)
-    assert sweep["best"]["cost"] == min(sweep["costs"])
+    assert sweep["least"]["cost"] == min(sweep["costs"])
     # --grad: d sqrt(m) / dp_i = g_i / (n 2 sqrt(m)), weighted too.
     g = json.loads(ok("eval", REG, "-l", "root_power", "-p", "a=3", "--grad", "-f", "json").stdout)["results"][0]
     root = math.sqrt(float(np.mean(np.abs(r) ** 3)))
