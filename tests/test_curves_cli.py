@@ -986,3 +986,15 @@ def test_sweep_api_matches_the_cli() -> None:
     torch_res = lossctl.evaluate(y, p, "huber", compat="torch")
     with pytest.raises(ValueError, match="--compat"):
         torch_res.sweep("delta", [1.0])
+
+
+def test_image_format_follows_the_flag_and_a_bad_chart_writes_no_image(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    svg, png = tmp_path / "chart_without_extension", tmp_path / "named.svg"
+    ok("plot", "mse", "--svg", svg, "--png", png, "--width", "60", "--height", "8")
+    assert ET.fromstring(svg.read_bytes()).tag.endswith("svg")  # --svg: an SVG whatever the name
+    assert png.read_bytes()[:8] == PNG_MAGIC  # --png: a PNG, even named .svg
+    late = tmp_path / "late.png"
+    r = run("plot", "mse", "--png", late, "--width", "5")
+    assert r.exit_code == 2 and "width" in r.stderr
+    assert not late.exists()  # the chart is checked before any image is written

@@ -717,3 +717,102 @@ def test_load_entry_points_in_process_reports_and_skips_broken_ones(
     r = p - y
     assert rel_close(lossctl.evaluate(y, p, "quartic").cost, float(np.mean(r**4)))
     assert rel_close(lossctl.evaluate(y, p, "made_cube").cost, float(np.mean(np.abs(r) ** 3)))
+
+
+# --- review fixes ----------------------------------------------------------------------------
+
+
+def test_a_plugin_helper_declared_after_a_kernel_ran_is_compiled(tmp_path: Path, restore_registry: None) -> None:
+    # A kernel (mse) runs first, so lossctl's own helpers are compiled; the plugin's @jit_helper
+    # arrives later and must still be compiled before its kernel is.
+    y, p = reg_arrays()
+    lossctl.evaluate(y, p, "mse")
+    path = stable_plugin(
+        "late_helper",
+        """
+        import numpy as np
+        from lossctl.domains import REALS
+        from lossctl.registry import NONNEGATIVE, Pred, Task, jit_helper, loss
+
+        @jit_helper
+        def late_square(r: float) -> float:
+            return r * r
+
+        def late_grad(y: float, p: float) -> float:
+            return 2.0 * (p - y)
+
+        @loss(name="late_sq", task=Task.REGRESSION, summary="square through a helper", formula="r^2",
+              reference=lambda y, p: np.square(np.subtract(p, y)), y_true=REALS, y_pred=REALS,
+              prediction=Pred.VALUE, properties=frozenset({NONNEGATIVE}), grad=late_grad)
+        def late_sq(y: float, p: float) -> float:
+            return late_square(p - y)
+        """,
+    )
+    load_plugin(str(path))
+    r = lossctl.evaluate(y, p, "late_sq")
+    assert rel_close(r.cost, float(np.mean((p - y) ** 2)))
+    np.testing.assert_allclose(r.gradient(), 2 * (p - y), rtol=1e-15)
+
+
+def test_a_plugin_kernel_numba_cannot_compile_is_one_line_exit_2(restore_registry: None) -> None:
+    path = stable_plugin(
+        "bad_jit",
+        """
+        import math
+
+        import numpy as np
+        from lossctl.domains import REALS
+        from lossctl.registry import Pred, Task, loss
+
+        @loss(name="bad_jit", task=Task.REGRESSION, summary="calls getattr", formula="?",
+              reference=lambda y, p: np.abs(np.subtract(p, y)), y_true=REALS, y_pred=REALS,
+              prediction=Pred.VALUE)
+        def bad_jit(y: float, p: float) -> float:
+            return getattr(math, "fabs")(p - y)
+        """,
+    )
+    assert_error(run("eval", REG, "--plugin", path, "--loss", "bad_jit"), "bad_jit", "does not compile with numba")
+
+
+def test_parameter_names_of_evaluate_are_reserved(restore_registry: None) -> None:
+    for name in ("y_true", "reduction", "compat"):
+        assert_error(run("eval", REG, "--expr", f"abs(r)**{name}", "-p", f"{name}=2"), f"'{name}' is reserved")
+    with pytest.raises(UsageError, match="reserves"):
+        lossctl.load_plugin(
+            str(
+                stable_plugin(
+                    "reserved_param",
+                    """
+                    import numpy as np
+                    from lossctl.domains import POSITIVE, REALS
+                    from lossctl.registry import Param, Pred, Task, loss
+
+                    @loss(name="reserved_p", task=Task.REGRESSION, summary="s", formula="f",
+                          reference=lambda y, p, nan=1.0: np.abs(np.subtract(p, y)), y_true=REALS, y_pred=REALS,
+                          prediction=Pred.VALUE, params=(Param("nan", 1.0, POSITIVE, "nan"),))
+                    def reserved_p(y: float, p: float, nan: float) -> float:
+                        return abs(p - y)
+                    """,
+                )
+            )
+        )
+    assert "reserved_p" not in registry().names()
+
+
+def test_readme_expression_sweep_runs_and_declares_the_parameter() -> None:
+    r = ok(
+        "eval", REG, "--expr", "where(abs(r) < d, 0.5*r**2, d*(abs(r) - 0.5*d))", "--sweep", "d=0.5:3:6", "-f", "json"
+    )
+    sweep = json.loads(r.stdout)["results"][0]["sweep"]
+    y, p = reg_arrays()
+    a = np.abs(p - y)
+    for d, cost in zip(sweep["values"], sweep["costs"], strict=True):
+        want = float(np.mean(np.where(a < d, 0.5 * a * a, d * (a - 0.5 * d))))
+        assert rel_close(cost, want)
+    assert sweep["least"]["value"] == 0.5
+
+
+def test_costs_of_plus_and_minus_infinity_name_both_rows(tmp_path: Path, restore_registry: None) -> None:
+    data = write(tmp_path / "pm.csv", "y_true,y_pred\n0,1\n1,0\n")
+    err = assert_error(run("eval", data, "--expr", "inf*r"), "row 0 has loss +inf", "row 1 has loss -inf")
+    assert "NaN) at row" not in err
