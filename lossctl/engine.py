@@ -48,30 +48,12 @@ _TEMPLATE = """\
 import numpy as np
 from numba import njit, prange
 
+from lossctl._summation import total as _total
 from {module} import {name} as _py_kernel
 
 # error_model="numpy": a division by zero gives inf or NaN as IEEE says (numba's default raises).
 _kernel = njit(_py_kernel, error_model="numpy")
 _BLOCK = {block}
-
-
-@njit(cache=True)
-def _total(parts):
-    # Neumaier-compensated sum of the block sums; the plain sum decides inf and NaN.
-    s = 0.0
-    c = 0.0
-    plain = 0.0
-    for x in parts:
-        plain += x
-        t = s + x
-        if abs(s) >= abs(x):
-            c += (s - t) + x
-        else:
-            c += (x - t) + s
-        s = t
-    if not np.isfinite(plain):
-        return plain
-    return s + c
 
 
 @njit(cache=True, fastmath={{"reassoc"}})
@@ -150,29 +132,11 @@ _SWEEP_TEMPLATE = """\
 import numpy as np
 from numba import njit, prange
 
+from lossctl._summation import total as _total
 from {module} import {name} as _py_kernel
 
 _kernel = njit(_py_kernel, error_model="numpy")
 _BLOCK = {block}
-
-
-@njit(cache=True)
-def _total(parts):
-    # Neumaier-compensated sum of the block sums; the plain sum decides inf and NaN.
-    s = 0.0
-    c = 0.0
-    plain = 0.0
-    for x in parts:
-        plain += x
-        t = s + x
-        if abs(s) >= abs(x):
-            c += (s - t) + x
-        else:
-            c += (x - t) + s
-        s = t
-    if not np.isfinite(plain):
-        return plain
-    return s + c
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -281,6 +245,8 @@ def _source_key(
         layout,
         str(weighted),
         str(per_sample),
+        # numba does not track a cached function's callees: the shared summation is part of the key.
+        Path(__file__).with_name("_summation.py").read_text(),
     ):
         h.update(part.encode())
     # The kernel and every helper a kernel may call: editing one of them changes the key, while

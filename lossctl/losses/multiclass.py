@@ -846,15 +846,9 @@ def cosine(y, p, eps: float) -> float:  # type: ignore[no-untyped-def]
     return 1.0 - cosine_of(y, p, eps)
 
 
-def cosine_similarity_grad(y, p, out, eps: float) -> None:  # type: ignore[no-untyped-def]
-    cosine_of_grad(y, p, out, eps)
-    for j in range(p.shape[0]):
-        out[j] = 0.0 - out[j]  # d(-cos) = -d cos
-
-
 @loss(
     name="cosine_similarity",
-    grad=cosine_similarity_grad,
+    grad=cosine_grad,  # -cos and 1 - cos have the same derivative
     aliases=("neg_cosine", "cosine_proximity"),
     summary="Negative cosine similarity (Keras's cosine loss), in [-1, 1]: lower is better",
     formula="-y.p / (max(|y|, eps) max(|p|, eps))",
@@ -952,7 +946,8 @@ def dice(y, p, smooth: float, eps: float) -> float:  # type: ignore[no-untyped-d
 
 
 @jit_helper
-def tversky_of(y, p, alpha: float, beta: float, smooth: float, eps: float) -> float:  # type: ignore[no-untyped-def]
+def tversky_counts(y, p) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+    """Soft true positives, false positives and false negatives of one row."""
     tp = 0.0
     fp = 0.0
     fn = 0.0
@@ -960,6 +955,12 @@ def tversky_of(y, p, alpha: float, beta: float, smooth: float, eps: float) -> fl
         tp += y[j] * p[j]
         fp += (1.0 - y[j]) * p[j]
         fn += y[j] * (1.0 - p[j])
+    return tp, fp, fn
+
+
+@jit_helper
+def tversky_of(y, p, alpha: float, beta: float, smooth: float, eps: float) -> float:  # type: ignore[no-untyped-def]
+    tp, fp, fn = tversky_counts(y, p)
     # 1 - (TP + s) / den = (alpha FP + beta FN + eps) / den: no cancellation near a perfect row.
     return (alpha * fp + beta * fn + eps) / (tp + alpha * fp + beta * fn + smooth + eps)
 
@@ -967,13 +968,7 @@ def tversky_of(y, p, alpha: float, beta: float, smooth: float, eps: float) -> fl
 @jit_helper
 def tversky_of_grad(y, p, out, alpha: float, beta: float, smooth: float, eps: float) -> None:  # type: ignore[no-untyped-def]
     """Writes d tversky_of / dp into ``out``."""
-    tp = 0.0
-    fp = 0.0
-    fn = 0.0
-    for j in range(p.shape[0]):
-        tp += y[j] * p[j]
-        fp += (1.0 - y[j]) * p[j]
-        fn += y[j] * (1.0 - p[j])
+    tp, fp, fn = tversky_counts(y, p)
     num = alpha * fp + beta * fn + eps
     den = tp + alpha * fp + beta * fn + smooth + eps
     # l = N / D with D = N + TP + s, dN/dp_j = alpha (1 - y_j) - beta y_j, dTP/dp_j = y_j:
