@@ -523,19 +523,28 @@ def bench_to_table(d: dict[str, Any], out: TextIO) -> None:
         console.print(line)
 
 
-def scaling_table(rows: list[dict[str, Any]]) -> Any:
-    """Time per row across sizes (``lossctl bench --scaling``)."""
-    from rich.table import Table
-
+def scaling_cells(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Time per row across sizes (``lossctl bench --scaling``): a header and one row of cells per
+    (loss, dtype, implementation), the shape of the table and Markdown renderers."""
     sizes = sorted({int(n) for r in rows for n in r["ns_per_row"]})
-    t = Table(title="time per row (ns) across sizes; growth = largest / smallest", show_edge=False)
-    for head in ("loss", "dtype", "impl", *[f"n={n:.0e}".replace("e+0", "e") for n in sizes], "growth"):
-        t.add_column(head, justify="left" if head in ("loss", "dtype", "impl") else "right", no_wrap=True)
+    header = ["loss", "dtype", "impl", *[f"n={n:.0e}".replace("e+0", "e") for n in sizes], "growth"]
+    body = []
     for r in rows:
         per = {int(n): v for n, v in r["ns_per_row"].items()}
-        cells = [f"{per[n]:.3g}" if n in per else "-" for n in sizes]
         growth = "-" if r["growth"] is None else f"{r['growth']:.2f}x"
-        t.add_row(r["loss"], r["dtype"], r["impl"], *cells, growth, style="bold" if r["impl"] == "lossctl" else None)
+        body.append([r["loss"], r["dtype"], r["impl"], *[f"{per[n]:.3g}" if n in per else "-" for n in sizes], growth])
+    return header, body
+
+
+def scaling_table(rows: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    header, body = scaling_cells(rows)
+    t = Table(title="time per row (ns) across sizes; growth = largest / smallest", show_edge=False)
+    for head in header:
+        t.add_column(head, justify="left" if head in ("loss", "dtype", "impl") else "right", no_wrap=True)
+    for cells in body:
+        t.add_row(*cells, style="bold" if cells[2] == "lossctl" else None)
     return t
 
 
@@ -554,16 +563,8 @@ def bench_to_markdown(d: dict[str, Any], out: TextIO) -> None:
     body = [[_bench_cell(k, row[k]) for k, _ in BENCH_COLUMNS] for row in bench_rows(d)]
     out.write(_md_table(header, body))
     if d.get("scaling"):
-        sizes = sorted({int(n) for r in d["scaling"] for n in r["ns_per_row"]})
-        rows = []
-        for r in d["scaling"]:
-            per = {int(n): v for n, v in r["ns_per_row"].items()}
-            growth = "-" if r["growth"] is None else f"{r['growth']:.2f}x"
-            rows.append(
-                [r["loss"], r["dtype"], r["impl"], *[f"{per[n]:.3g}" if n in per else "-" for n in sizes], growth]
-            )
         out.write("\nTime per row (ns) across sizes:\n\n")
-        out.write(_md_table(["loss", "dtype", "impl", *[f"n={n:g}" for n in sizes], "growth"], rows))
+        out.write(_md_table(*scaling_cells(d["scaling"])))
     out.write("\n" + "\n".join(f"- {line}" for line in env_lines(d)) + "\n")
 
 

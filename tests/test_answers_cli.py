@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
+from clitest import assert_error, eval_json, ok, plain_environment, run  # noqa: F401
+from typer.testing import Result
 
 import lossctl
-from lossctl.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "sample_data"
@@ -43,28 +43,7 @@ P_COLS = [f"p_{i}" for i in range(10)]
 REL = 1e-9
 
 
-@pytest.fixture(autouse=True)
-def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LOSSCTL_DEBUG", raising=False)
-    monkeypatch.setenv("COLUMNS", "80")
-
-
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def run(*args: Any) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def ok(*args: Any) -> Result:
-    r = run(*args)
-    assert r.exit_code == 0, f"exit {r.exit_code}\nstdout: {r.stdout}\nstderr: {r.stderr}\n{r.exception!r}"
-    assert "Traceback" not in r.output
-    return r
-
-
-def eval_json(*args: Any) -> dict[str, Any]:
-    return json.loads(ok("eval", *args, "-f", "json").stdout)
 
 
 def compare_json(*args: Any) -> dict[str, Any]:
@@ -73,20 +52,6 @@ def compare_json(*args: Any) -> dict[str, Any]:
 
 def recommend_json(*args: Any) -> dict[str, Any]:
     return json.loads(ok("recommend", *args, "-f", "json").stdout)
-
-
-def assert_error(r: Result, *needles: str, code: int = 2) -> str:
-    """Exit ``code``, one ``lossctl: error:`` line on stderr with every needle, nothing on stdout."""
-    assert r.exit_code == code, f"exit {r.exit_code}\nstdout: {r.stdout}\nstderr: {r.stderr}\n{r.exception!r}"
-    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    assert "Traceback" not in r.output
-    err = r.stderr.strip()
-    assert err.startswith("lossctl: error: "), err
-    assert "\n" not in err, f"expected one line on stderr, got:\n{err}"
-    for needle in needles:
-        assert needle in err, f"{needle!r} not in {err!r}"
-    assert r.stdout == ""
-    return err
 
 
 def close(a: float, b: float, rel: float = REL) -> bool:

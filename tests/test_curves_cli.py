@@ -28,11 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
+from clitest import assert_error, eval_json, ok, plain_environment, run  # noqa: F401
 
 import lossctl
 from lossctl import plot
-from lossctl.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "sample_data"
@@ -45,48 +44,11 @@ REL = 1e-12
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No debug mode leaking in from the caller's shell; the width of a pipe or a CI log."""
-    monkeypatch.delenv("LOSSCTL_DEBUG", raising=False)
-    monkeypatch.setenv("COLUMNS", "80")
-
-
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def run(*args: Any) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def ok(*args: Any) -> Result:
-    r = run(*args)
-    assert r.exit_code == 0, f"exit {r.exit_code}\nstdout: {r.stdout}\nstderr: {r.stderr}\n{r.exception!r}"
-    assert "Traceback" not in r.output
-    return r
-
-
-def assert_error(r: Result, *needles: str, code: int = 2) -> str:
-    """Exit ``code``, one ``lossctl: error:`` line on stderr with every needle, nothing on stdout."""
-    assert r.exit_code == code, f"exit {r.exit_code}\nstdout: {r.stdout}\nstderr: {r.stderr}\n{r.exception!r}"
-    # An exception that escaped the CLI would be caught by CliRunner and never printed.
-    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    assert "Traceback" not in r.output
-    err = r.stderr.strip()
-    assert err.startswith("lossctl: error: "), err
-    assert "\n" not in err, f"expected one line on stderr, got:\n{err}"
-    for needle in needles:
-        assert needle in err, f"{needle!r} not in {err!r}"
-    assert r.stdout == "", f"an error should print no results, got stdout:\n{r.stdout}"
-    return err
 
 
 def plot_json(*args: Any) -> dict[str, Any]:
     return json.loads(ok("plot", *args, "-f", "json").stdout)
-
-
-def eval_json(*args: Any) -> dict[str, Any]:
-    return json.loads(ok("eval", *args, "-f", "json").stdout)
 
 
 def series(d: dict[str, Any]) -> dict[str, np.ndarray]:

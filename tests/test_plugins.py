@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
+from clitest import assert_error, eval_json, ok, plain_environment, run  # noqa: F401
 
 import lossctl
 import lossctl.registry as reg
-from lossctl.cli import app
 from lossctl.errors import UsageError
 from lossctl.registry import REGISTRY, load_plugin, registry
 
@@ -36,12 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 REG = ROOT / "sample_data" / "regression.csv"
 EXAMPLE = "examples/cauchy_loss.py"  # relative to ROOT, as a user types it there
 REL = 1e-12
-
-
-@pytest.fixture(autouse=True)
-def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LOSSCTL_DEBUG", raising=False)
-    monkeypatch.setenv("COLUMNS", "80")
 
 
 @pytest.fixture
@@ -58,31 +51,6 @@ def restore_registry() -> Iterator[None]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def run(*args: Any) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def ok(*args: Any) -> Result:
-    r = run(*args)
-    assert r.exit_code == 0, f"exit {r.exit_code}\nstdout: {r.stdout}\nstderr: {r.stderr}\n{r.exception!r}"
-    assert "Traceback" not in r.output
-    return r
-
-
-def assert_error(r: Result, *needles: str, code: int = 2) -> str:
-    """Exit ``code``, one ``lossctl: error:`` line on stderr with every needle, nothing on stdout."""
-    assert r.exit_code == code, f"exit {r.exit_code}\nstdout: {r.stdout}\nstderr: {r.stderr}\n{r.exception!r}"
-    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    assert "Traceback" not in r.output
-    err = r.stderr.strip()
-    assert err.startswith("lossctl: error: "), err
-    assert "\n" not in err, f"expected one line on stderr, got:\n{err}"
-    for needle in needles:
-        assert needle in err, f"{needle!r} not in {err!r}"
-    assert r.stdout == ""
-    return err
 
 
 def rel_close(a: float, b: float, rel: float = REL) -> bool:
