@@ -263,11 +263,39 @@ def _source_key(
 _COMPILED_HELPERS: dict[int, Any] = {}  # id of a helper's Python function -> its compiled self
 
 
+class _NoSciPyLinalg:
+    """An import hook refusing ``scipy.linalg`` (see :func:`_load_numba_without_blas_probe`)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "scipy.linalg" or name.startswith("scipy.linalg."):
+            raise ImportError("lossctl's kernels need no BLAS")
+        return None
+
+
+def _load_numba_without_blas_probe() -> None:
+    """Import numba's array implementations without their BLAS probe.
+
+    When SciPy is installed, numba's ``arraymath`` imports ``scipy.linalg.cython_blas`` at import
+    time to see whether BLAS is there for ``np.dot`` and friends: about 0.2 s of every run's
+    start-up. lossctl's kernels call no BLAS, so the probe is refused once, here; numba then
+    compiles ``np.cov``-like reductions with a plain loop. A plugin kernel that does use
+    ``np.dot`` still works: numba checks for SciPy again when it compiles such a call."""
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    hook = _NoSciPyLinalg()
+    sys.meta_path.insert(0, hook)
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        sys.meta_path.remove(hook)
+
+
 def _compile_helpers() -> None:
     """Swap each kernel helper for its compiled self (see registry.jit_helper) in every module
     that may call it: lossctl's, the helper's own, and the modules of every declared kernel and
     gradient (plugins, expressions). Helpers declared later (a plugin loaded after a first
     kernel ran) are compiled on the next call."""
+    _load_numba_without_blas_probe()
     from numba import njit
 
     from lossctl.registry import REGISTRY, registry

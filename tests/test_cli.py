@@ -748,6 +748,25 @@ def test_import_is_light() -> None:
     assert proc.stdout.strip() == "none"
 
 
+def test_a_plain_eval_imports_neither_pandas_nor_scipy_linalg(tmp_path: Path) -> None:
+    """The short-run start-up budget: numbers go from Arrow to NumPy without pandas, and numba's
+    BLAS probe (scipy.linalg, about 0.2 s) is refused; both files formats, with empty cells."""
+    csv_path = tmp_path / "p.csv"
+    csv_path.write_text("y_true,y_pred\n1,0.5\n2,\n3,2.5\n")
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from lossctl.cli import app\n"
+        f"for path in ({str(csv_path)!r}, 'sample_data/binary.parquet'):\n"
+        "    r = CliRunner().invoke(app, ['eval', path, '-l', 'mse', '--nan', 'omit', '-f', 'json'])\n"
+        "    assert r.exit_code == 0, r.output\n"
+        "print(','.join(m for m in ('pandas', 'scipy.linalg') if m in sys.modules) or 'none')\n"
+    )
+    proc = python_snippet(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "none"
+
+
 def test_help_list_and_describe_are_light() -> None:
     code = (
         "import sys\n"

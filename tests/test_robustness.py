@@ -1135,3 +1135,40 @@ def test_propagated_nan_makes_every_statistic_nan(tmp_path: Path) -> None:
     res = eval_json(path, "-l", "mse", "--nan", "propagate")["results"][0]
     assert res["cost"] == "nan" and res["omitted"] == 1
     assert set(res["stats"].values()) == {"nan"}
+
+
+# --- Arrow columns to NumPy without pandas ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("arrow_type", ["float64", "float32", "int64", "int32", "uint16", "int8"])
+@pytest.mark.parametrize("start", [0, 3, 9])
+def test_arrow_numbers_match_pandas_on_sliced_chunks_with_nulls(arrow_type: str, start: int) -> None:
+    """Buffers read directly: the slice offset applies to the values and to the validity bits,
+    nulls become NaN (integers with nulls widen to float64), and the result equals pandas'."""
+    import pyarrow as pa
+
+    from lossctl.io import _arrow_numbers
+
+    values = [None if i % 4 == 1 else i for i in range(20)]
+    chunk = pa.array(values, type=getattr(pa, arrow_type)()).slice(start, 11)
+    got = _arrow_numbers(chunk)
+    want = chunk.to_pandas().to_numpy()
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == want.dtype
+    no_nulls = pa.array(list(range(20)), type=getattr(pa, arrow_type)()).slice(start, 11)
+    assert _arrow_numbers(no_nulls).dtype == np.dtype(no_nulls.type.to_pandas_dtype())
+    np.testing.assert_array_equal(_arrow_numbers(no_nulls), np.arange(start, start + 11))
+
+
+def test_numeric_column_joins_chunks_and_falls_back_for_other_types() -> None:
+    import pyarrow as pa
+
+    from lossctl.errors import InputError
+    from lossctl.io import Table, numeric_column
+
+    t = pa.table({"a": pa.chunked_array([[1.0, None], [3.0]]), "b": pa.chunked_array([["1", "2"], ["x"]])})
+    table = Table("f.csv", "csv", ["a", "b"], arrow=t)
+    np.testing.assert_array_equal(numeric_column(table, "a"), [1.0, np.nan, 3.0])
+    with pytest.raises(InputError, match=r"column 'b' of 'f.csv' has a non-numeric value 'x' at row 2 \(line 4\)"):
+        numeric_column(table, "b")
+    assert table.rows == 3
