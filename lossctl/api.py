@@ -813,8 +813,10 @@ def evaluate(
     scale = conv.scale if conv is not None else 1.0
     t1 = time.perf_counter()
 
+    parallel = engine.parallel_for(n)
+
     def compute(out: np.ndarray | None) -> tuple[float, float]:
-        total, wsum = engine.run_kernel(target, layout, yt, yp, w, out, ptuple)
+        total, wsum = engine.run_kernel(target, layout, yt, yp, w, out, ptuple, parallel)
         if out is not None and scale != 1.0:
             out *= scale
         return total * scale, wsum
@@ -839,7 +841,8 @@ def evaluate(
     # The first call in a process compiles the kernel or loads it from the disk cache: timed apart.
     want_out = keep_per_sample or reduction == "none"
     empty = np.empty(0, dtype=np.float64)
-    engine.run_kernel(target, layout, yt[:0], yp[:0], None if w is None else w[:0], empty if want_out else None, ptuple)
+    empty_w = None if w is None else w[:0]
+    engine.run_kernel(target, layout, yt[:0], yp[:0], empty_w, empty if want_out else None, ptuple, parallel)
     t2 = time.perf_counter()
     out = np.empty(n, dtype=np.float64) if want_out else None
     total, wsum = compute(out)

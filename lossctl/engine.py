@@ -38,6 +38,10 @@ from typing import Any
 from lossctl.registry import JIT_HELPERS, Loss, Task
 
 BLOCK = 1024
+# Below this many rows the fused loop runs on one thread: starting the parallel loop costs more
+# than it saves there (about 10 us), and a serial loop compiles in about half the time (the
+# first run on a small file). Same blocks, same summation: both give the same bits.
+PARALLEL_MIN_ROWS = 16 * BLOCK
 # elementwise: one label, one prediction; ids: a class id and a row of K predictions; dist: a
 # row of K labels and a row of K predictions; row: one label and a row of named predictions.
 LAYOUTS = ("elementwise", "ids", "dist", "row")
@@ -72,13 +76,13 @@ def _sum(a, lo, hi):
     return s
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+@njit({parallel}cache=True, nogil=True, error_model="numpy")
 def run({args}):
     n = y_pred.shape[0]
     nblocks = (n + _BLOCK - 1) // _BLOCK
     sums = np.zeros(nblocks)
     wsums = np.zeros(nblocks)
-    for b in prange(nblocks):
+    for b in {range}(nblocks):
         lo = b * _BLOCK
         hi = min(lo + _BLOCK, n)
 {before}
@@ -186,8 +190,10 @@ def _kernel_for(loss: Loss, layout: str) -> Callable[..., float]:
     return loss.kernel
 
 
-def render_source(loss: Loss, layout: str, weighted: bool, per_sample: bool, key: str = "") -> str:
-    """The source of one generated kernel module."""
+def render_source(
+    loss: Loss, layout: str, weighted: bool, per_sample: bool, key: str = "", parallel: bool = True
+) -> str:
+    """The source of one generated kernel module (a parallel loop over blocks, or a serial one)."""
     kernel = _kernel_for(loss, layout)
     params = [f"p_{p.name}" for p in loss.params]
     args = ["y_true", "y_pred"] + (["weight"] if weighted else []) + (["out"] if per_sample else []) + params
@@ -219,6 +225,8 @@ def render_source(loss: Loss, layout: str, weighted: bool, per_sample: bool, key
         body="\n".join(" " * 12 + line for line in body),
         after="\n".join(" " * 8 + line for line in after),
         weight_total="_total(wsums)" if weighted else "np.float64(n)",
+        parallel="parallel=True, " if parallel else "",
+        range="prange" if parallel else "range",
     )
 
 
@@ -229,7 +237,13 @@ def _fill(template: str, what: str, loss: Loss, layout: str, key: str, fn: Any, 
 
 
 def _source_key(
-    loss: Loss, layout: str, weighted: bool, per_sample: bool, template: str = _TEMPLATE, kernel: Any = None
+    loss: Loss,
+    layout: str,
+    weighted: bool,
+    per_sample: bool,
+    template: str = _TEMPLATE,
+    kernel: Any = None,
+    parallel: bool = True,
 ) -> str:
     import numba
 
@@ -246,6 +260,7 @@ def _source_key(
         layout,
         str(weighted),
         str(per_sample),
+        str(parallel),
         # numba does not track a cached function's callees: the shared summation is part of the key.
         Path(__file__).with_name("_summation.py").read_text(),
     ):
@@ -357,17 +372,24 @@ def _load(modname: str, source: Callable[[], str]) -> Callable[..., Any]:
 
 
 @functools.cache
-def get_kernel(loss: Loss, layout: str, weighted: bool, per_sample: bool) -> Callable[..., tuple[float, float]]:
+def get_kernel(
+    loss: Loss, layout: str, weighted: bool, per_sample: bool, parallel: bool = True
+) -> Callable[..., tuple[float, float]]:
     """The compiled loop for one loss and variant: ``run(y_true, y_pred[, weight][, out], *params)``.
 
     Returns ``(sum of w * loss, sum of w)``. Compilation happens on the first call, for the
     argument types of that call, or is loaded from the disk cache.
     """
     _compile_helpers()
-    key = _source_key(loss, layout, weighted, per_sample)
-    tag = ("w" if weighted else "") + ("o" if per_sample else "")
+    key = _source_key(loss, layout, weighted, per_sample, parallel=parallel)
+    tag = ("w" if weighted else "") + ("o" if per_sample else "") + ("" if parallel else "s")
     modname = f"lossctl_kernel_{loss.name}_{layout}_{tag or 'c'}_{key}"
-    return _load(modname, lambda: render_source(loss, layout, weighted, per_sample, key))
+    return _load(modname, lambda: render_source(loss, layout, weighted, per_sample, key, parallel))
+
+
+def parallel_for(rows: int) -> bool:
+    """Whether ``rows`` rows are worth the parallel loop (see ``PARALLEL_MIN_ROWS``)."""
+    return rows >= PARALLEL_MIN_ROWS
 
 
 def _params_call(loss: Loss, prefix: str = ", ") -> str:
@@ -454,10 +476,20 @@ def run_sweep(loss: Loss, layout: str, y_true: Any, y_pred: Any, weight: Any, gr
 
 
 def run_kernel(
-    loss: Loss, layout: str, y_true: Any, y_pred: Any, weight: Any, out: Any, params: tuple[float, ...]
+    loss: Loss,
+    layout: str,
+    y_true: Any,
+    y_pred: Any,
+    weight: Any,
+    out: Any,
+    params: tuple[float, ...],
+    parallel: bool | None = None,
 ) -> tuple[float, float]:
-    """Call the right variant for the arguments given (``weight``/``out`` may be None)."""
-    fn = get_kernel(loss, layout, weight is not None, out is not None)
+    """Call the right variant for the arguments given (``weight``/``out`` may be None); the loop
+    is parallel when ``parallel`` says so, by default when there are enough rows for it."""
+    if parallel is None:
+        parallel = parallel_for(y_pred.shape[0])
+    fn = get_kernel(loss, layout, weight is not None, out is not None, parallel)
     args = [y_true, y_pred] + ([weight] if weight is not None else []) + ([out] if out is not None else [])
     total, wsum = _compiled_call(loss, fn, *args, *params)
     return float(total), float(wsum)

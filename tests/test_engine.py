@@ -19,7 +19,7 @@ import lossctl
 from lossctl import engine
 from lossctl.registry import get_loss
 lossctl.evaluate(np.arange(5.0), np.arange(5.0) + 1.5, "huber")
-k = engine.get_kernel(get_loss("huber"), "elementwise", False, False)
+k = engine.get_kernel(get_loss("huber"), "elementwise", False, False, False)  # 5 rows: the serial loop
 print(json.dumps({"hits": sum(k.stats.cache_hits.values()), "misses": sum(k.stats.cache_misses.values())}))
 """
 
@@ -35,7 +35,7 @@ def test_second_process_loads_from_disk_cache(tmp_path):  # type: ignore[no-unty
     assert first == {"hits": 0, "misses": 1}
     second = _run(PROBE, str(tmp_path))
     assert second == {"hits": 1, "misses": 0}
-    generated = list((tmp_path / "kernels").glob("lossctl_kernel_huber_elementwise_c_*.py"))
+    generated = list((tmp_path / "kernels").glob("lossctl_kernel_huber_elementwise_s_*.py"))
     assert len(generated) == 1
 
 
@@ -77,3 +77,31 @@ def test_import_path_stays_light():  # type: ignore[no-untyped-def]
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_serial_and_parallel_loops_give_the_same_bits():  # type: ignore[no-untyped-def]
+    """Small inputs run the serial loop: same blocks and summation as the parallel one, so the
+    cost and the per-sample losses are identical whichever runs (weights and class ids too)."""
+    rng = np.random.default_rng(1)
+    n = engine.PARALLEL_MIN_ROWS + 3 * engine.BLOCK + 7
+    cases = [
+        ("mse", rng.normal(size=n), rng.normal(size=n) * 1e3),
+        ("huber", rng.normal(size=n), rng.normal(size=n)),
+        ("bce", (rng.random(n) < 0.3).astype(float), rng.random(n)),
+        ("softmax_ce", rng.integers(0, 4, size=n), rng.normal(size=(n, 4)) * 5),
+    ]
+    w = rng.random(n)
+    for name, y, p in cases:
+        lo = get_loss(name)
+        params = tuple(par.default for par in lo.params)
+        layout = engine.layout_for(lo, y.ndim)
+        for weight in (None, w):
+            outs = []
+            for parallel in (False, True):
+                out = np.empty(n)
+                outs.append((engine.run_kernel(lo, layout, y, p, weight, out, params, parallel), out))
+            assert outs[0][0] == outs[1][0], name
+            assert np.array_equal(outs[0][1], outs[1][1], equal_nan=True), name
+    assert not engine.parallel_for(engine.PARALLEL_MIN_ROWS - 1) and engine.parallel_for(engine.PARALLEL_MIN_ROWS)
+    src = engine.render_source(get_loss("mse"), "elementwise", False, False, parallel=False)
+    assert "parallel=True" not in src.split("def _sum")[1] and "prange(" not in src
