@@ -74,6 +74,8 @@ class EvalResult:
     _no_gradient: str = field(default="", repr=False)  # why gradient() is refused, if it is
     _sweep_totals: Callable[..., tuple[Any, float]] | None = field(default=None, repr=False)
     _loss: Loss | None = field(default=None, repr=False)
+    # The kernel's block sums of w * loss and of w, and the convention's scale (for streaming).
+    _blocks: tuple[Any, Any, float] | None = field(default=None, repr=False)
 
     @property
     def per_sample(self) -> np.ndarray:
@@ -755,6 +757,42 @@ def evaluate(
     arithmetic would, and their per-sample losses NaN. Raises :class:`lossctl.errors.InputError` or
     :class:`~lossctl.errors.UsageError` (both ValueErrors) on bad input.
     """
+    return _evaluate(
+        y_true,
+        y_pred,
+        loss,
+        sample_weight,
+        reduction=reduction,
+        nan=nan,
+        keep_per_sample=keep_per_sample,
+        names=names,
+        class_weight=class_weight,
+        ignore_index=ignore_index,
+        compat=compat,
+        compat_dtype=compat_dtype,
+        params=params,
+    )
+
+
+def _evaluate(
+    y_true: Any,
+    y_pred: Any,
+    loss: str | Loss,
+    sample_weight: Any,
+    *,
+    reduction: str,
+    nan: str,
+    keep_per_sample: bool,
+    names: Mapping[str, str] | None,
+    class_weight: Any,
+    ignore_index: int | None,
+    compat: str | None,
+    compat_dtype: str | None,
+    params: Mapping[str, float],
+    reduce: bool = True,
+) -> EvalResult:
+    """:func:`evaluate`; without ``reduce``, the sums alone (no divisor, no cost): one batch of
+    rows streamed (see lossctl.stream), which may be empty once rows are left out."""
     t0 = time.perf_counter()
     lo = get_loss(loss) if isinstance(loss, str) else loss
     if reduction not in REDUCTIONS:
@@ -814,12 +852,15 @@ def evaluate(
     t1 = time.perf_counter()
 
     parallel = engine.parallel_for(n)
+    blocks: list[Any] = []
 
     def compute(out: np.ndarray | None) -> tuple[float, float]:
-        total, wsum = engine.run_kernel(target, layout, yt, yp, w, out, ptuple, parallel)
+        sums, wsums = engine.run_blocks(target, layout, yt, yp, w, out, ptuple, parallel)
+        blocks[:] = [sums, wsums]
         if out is not None and scale != 1.0:
             out *= scale
-        return total * scale, wsum
+        wsum = engine.block_total(wsums) if w is not None else float(n)
+        return engine.block_total(sums) * scale, wsum
 
     def per_sample() -> np.ndarray:
         out = np.empty(n, dtype=np.float64)
@@ -862,25 +903,16 @@ def evaluate(
             f"{lo.name} is undefined (NaN) at row {i} for y_true={_show(yt[i])}, y_pred={_show(yp[i])}; "
             + ("see `lossctl describe " + lo.name + "`" if lo.origin == "built-in" else "check its definition")
         )
-    divisor: float | None = None
-    cost: float | None = None
-    by_count = False
-    if reduction in ("mean", "element_mean"):
-        by_count = w is not None and conv is not None and _divides_by_count(conv, compat, sample_weight is not None)
-        divisor = float(n) if by_count else wsum
-        if reduction == "element_mean" or (conv is not None and conv.per_element):
-            divisor *= k
-        if divisor == 0:
-            what = "the sample weights sum to 0" if (w is not None and n) else "there are no rows"
-            raise InputError(f"the mean {lo.name} is undefined: {what}")
-        cost = total / divisor
-        if lo.cost == "sqrt_mean":
-            cost = math.sqrt(cost)
-    elif reduction == "sum":
-        cost = total
-    if nan == "propagate" and omitted:
-        cost = None if cost is None else math.nan
-        total = math.nan
+    by_count = w is not None and conv is not None and _divides_by_count(conv, compat, sample_weight is not None)
+    per_element = reduction == "element_mean" or (conv is not None and conv.per_element)
+    cost, divisor = None, None
+    if reduce:
+        cost, divisor, total = reduce_cost(
+            lo, reduction, total, wsum, n, k if per_element else 1, by_count, w is not None
+        )
+        if nan == "propagate" and omitted:
+            cost = None if cost is None else math.nan
+            total = math.nan
     hits = _hits(target, yt, yp, layout)
     return EvalResult(
         loss=lo.name,
@@ -908,14 +940,32 @@ def evaluate(
         _y_pred=given_pred,
         _hits=hits,
         _count_divisor=by_count,
-        _k=k if reduction == "element_mean" or (conv is not None and conv.per_element) else 1,
+        _k=k if per_element else 1,
         _root=lo.cost == "sqrt_mean",
         _missing=np.flatnonzero(missing) if omitted else None,
         _compute_gradient=None if no_gradient else gradient,
         _no_gradient=no_gradient,
         _sweep_totals=sweep_totals if conv is None else None,
         _loss=lo,
+        _blocks=(blocks[0], blocks[1], scale),
     )
+
+
+def reduce_cost(
+    lo: Loss, reduction: str, total: float, wsum: float, n: int, k: int, by_count: bool, weighted: bool
+) -> tuple[float | None, float | None, float]:
+    """(cost, divisor, total) from the sum of w * loss: the mean divides by the weight sum (or
+    the rows, ``by_count``) times ``k`` class columns, and is rooted for a root-mean cost."""
+    if reduction == "sum":
+        return total, None, total
+    if reduction not in ("mean", "element_mean"):
+        return None, None, total
+    divisor = (float(n) if by_count else wsum) * k
+    if divisor == 0:
+        what = "the sample weights sum to 0" if (weighted and n) else "there are no rows"
+        raise InputError(f"the mean {lo.name} is undefined: {what}")
+    cost = total / divisor
+    return (math.sqrt(cost) if lo.cost == "sqrt_mean" else cost), divisor, total
 
 
 def _divides_by_count(conv: Convention, framework: str, sample_weights: bool) -> bool:

@@ -447,6 +447,14 @@ def eval_cmd(
     fail_above: Annotated[
         float | None, typer.Option("--fail-above", help="Exit 1 when a cost exceeds this value (a CI gate).")
     ] = None,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(
+            "--max-memory",
+            help="Stream the file in record batches within this much memory (512M, 2G): costs and accuracy "
+            "of files larger than memory. A file too large for the memory available is streamed anyway.",
+        ),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Evaluate losses on a predictions file: the cost, its spread, accuracy and timings."""
@@ -496,6 +504,8 @@ def eval_cmd(
         warn=warnings,
         grad=grad,
         sweep=sweep,
+        max_memory=max_memory,
+        per_sample_output=per_sample is not None,
     )
     for text in report.warnings:
         typer.echo(f"lossctl: warning: {text}", err=True)

@@ -81,7 +81,7 @@ def run({args}):
     n = y_pred.shape[0]
     nblocks = (n + _BLOCK - 1) // _BLOCK
     sums = np.zeros(nblocks)
-    wsums = np.zeros(nblocks)
+    wsums = np.zeros(nblocks if {weighted} else 0)
     for b in {range}(nblocks):
         lo = b * _BLOCK
         hi = min(lo + _BLOCK, n)
@@ -90,7 +90,7 @@ def run({args}):
             loss = _kernel({call})
 {body}
 {after}
-    return _total(sums), {weight_total}
+    return sums, wsums
 """
 )
 
@@ -224,7 +224,7 @@ def render_source(
         before="\n".join(" " * 8 + line for line in before),
         body="\n".join(" " * 12 + line for line in body),
         after="\n".join(" " * 8 + line for line in after),
-        weight_total="_total(wsums)" if weighted else "np.float64(n)",
+        weighted=str(weighted),
         parallel="parallel=True, " if parallel else "",
         range="prange" if parallel else "range",
     )
@@ -485,11 +485,35 @@ def run_kernel(
     params: tuple[float, ...],
     parallel: bool | None = None,
 ) -> tuple[float, float]:
-    """Call the right variant for the arguments given (``weight``/``out`` may be None); the loop
-    is parallel when ``parallel`` says so, by default when there are enough rows for it."""
+    """``(sum of w * loss, sum of w)`` from the right variant for the arguments given
+    (``weight``/``out`` may be None); see :func:`run_blocks`."""
+    sums, wsums = run_blocks(loss, layout, y_true, y_pred, weight, out, params, parallel)
+    return block_total(sums), (block_total(wsums) if weight is not None else float(y_pred.shape[0]))
+
+
+def run_blocks(
+    loss: Loss,
+    layout: str,
+    y_true: Any,
+    y_pred: Any,
+    weight: Any,
+    out: Any,
+    params: tuple[float, ...],
+    parallel: bool | None = None,
+) -> tuple[Any, Any]:
+    """The sums of w * loss and of w over each block of ``BLOCK`` rows (the weight sums are
+    empty without weights). Totalled by :func:`block_total`; rows streamed in batches of whole
+    blocks give the same block sums, so the same total, as all rows at once. The loop is
+    parallel when ``parallel`` says so, by default when there are enough rows for it."""
     if parallel is None:
         parallel = parallel_for(y_pred.shape[0])
     fn = get_kernel(loss, layout, weight is not None, out is not None, parallel)
     args = [y_true, y_pred] + ([weight] if weight is not None else []) + ([out] if out is not None else [])
-    total, wsum = _compiled_call(loss, fn, *args, *params)
-    return float(total), float(wsum)
+    return _compiled_call(loss, fn, *args, *params)  # type: ignore[no-any-return]
+
+
+def block_total(parts: Any) -> float:
+    """The compensated total of block sums, in order (``lossctl._summation.total``)."""
+    from lossctl._summation import total
+
+    return float(total(parts))

@@ -38,6 +38,7 @@ class EvalReport:
     overfitting: list[dict[str, Any]] = field(default_factory=list)  # train vs held-out gaps
     warnings: list[str] = field(default_factory=list)  # classic mistakes spotted in the inputs
     gradient_columns: dict[str, list[str]] = field(default_factory=dict)  # label -> prediction columns (--grad)
+    streamed: dict[str, Any] | None = None  # how a file larger than memory was read (lossctl.stream)
 
     def to_dict(self, with_stats: bool = True) -> dict[str, Any]:
         from lossctl import __version__
@@ -50,7 +51,7 @@ class EvalReport:
                 "format": self.format,
                 "rows": self.rows,
             },
-            "results": [r.to_dict(with_stats=with_stats) for r in self.results],
+            "results": [r.to_dict(with_stats=with_stats and self.streamed is None) for r in self.results],
             "timings": dict(self.timings),
         }
         if any(self.unmatched_dropped):
@@ -60,6 +61,8 @@ class EvalReport:
             }
         if self.where:
             d["input"]["where"] = list(self.where)
+        if self.streamed is not None:
+            d["input"]["streamed"] = dict(self.streamed)
         if self.compat is not None:
             d["compat"] = self.compat
         if self.skipped:
@@ -302,6 +305,8 @@ def evaluate_files(
     row_key: str | None = None,
     grad: bool = False,
     sweep: str | None = None,
+    max_memory: str | None = None,
+    per_sample_output: bool = False,
 ) -> EvalReport:
     """Read ``predictions`` (and ``labels``), evaluate each loss and return the report.
 
@@ -323,6 +328,11 @@ def evaluate_files(
     cost's gradient and the rows with the largest gradients (``top`` of them, else 5).
     ``sweep`` ("delta=0.1:5:20", see :func:`lossctl.api.parse_grid`) adds the cost of the one loss
     at every value of one parameter, computed in one pass over the rows.
+
+    ``max_memory`` ("512M") streams the file in record batches within that much memory (see
+    :mod:`lossctl.stream`); without it a file too large for the memory available is streamed
+    anyway. Streaming computes costs and accuracy, not the spread of per-sample losses, and
+    refuses what needs every row (``per_sample_output``, the analyses, ``--labels``).
     """
     from lossctl import stats
 
@@ -357,6 +367,61 @@ def evaluate_files(
     wcol = io.find_column(ptab, weight, "weight") if weight else None
     need_p = [c for _, _, pc in plan for c in pc] + ([wcol] if wcol else [])
     need_l = [c for _, tc, _ in plan for c in tc]
+    if max_memory is not None and (labels or predictions == "-"):
+        what = "a --labels file joined to the predictions" if labels else "stdin"
+        raise UsageError(f"--max-memory streams one predictions file from disk, not {what}; drop --max-memory")
+    budget = None
+    if not labels and predictions != "-":
+        from lossctl import stream
+
+        budget = stream.memory_budget(ptab, need_p + need_l, max_memory)
+    if budget is not None:
+        stream.refuse(
+            {
+                "--per-sample": per_sample_output,
+                "--reduction none": reduction == "none",
+                "--compat all": compat == "all",
+                "--where": bool(filters),
+                "--group-by": bool(groupings),
+                "--ci": ci is not None,
+                "--top": bool(top),
+                "--hist": histogram,
+                "--grad": grad,
+                "--sweep": grid is not None,
+                "--key": row_key is not None,
+            },
+            budget[1],
+        )
+        results, n, info = stream.evaluate_stream(
+            ptab,
+            plan,
+            runs,
+            weight=wcol,
+            reduction=reduction,
+            nan=nan,
+            compat=compat,
+            class_weight=class_weight,
+            ignore_index=ignore_index,
+            budget=budget,
+        )
+        elapsed = time.perf_counter() - t0
+        timings = {k: sum(r.timings[k] for r in results) for k in ("validate", "jit", "compute")}
+        timings["read"] = max(elapsed - sum(timings.values()), 0.0)
+        timings["total"] = elapsed
+        timings["rows_per_s"] = n / elapsed if elapsed > 0 else float("nan")
+        return EvalReport(
+            predictions=predictions,
+            labels=None,
+            format=ptab.format,
+            rows=n,
+            results=results,
+            timings=timings,
+            fail_above=fail_above,
+            failed=_failed(results, fail_above),
+            compat=compat,
+            skipped=skipped,
+            streamed=info,
+        )
     # Columns of --where and --group-by, read as text from whichever file has them.
     extra: dict[str, str] = {}
     for name in [c for c, _, _ in filters] + [c for g in groupings for c in g]:
@@ -426,9 +491,7 @@ def evaluate_files(
     timings["total"] = t2 - t0
     n = table.rows
     timings["rows_per_s"] = n / timings["total"] if timings["total"] > 0 else float("nan")
-    failed = []
-    if fail_above is not None:
-        failed = [r.label or r.loss for r in results if r.cost is not None and not r.cost <= fail_above]
+    failed = _failed(results, fail_above)
     row_ids = table.frame[kcol].to_numpy() if kcol else row_numbers
     overfitting = _analyse(
         results,
@@ -464,6 +527,13 @@ def evaluate_files(
         gradient_columns={r.label or r.loss: columns[r.loss][1] for r in results} if grad else {},
     )
     return report
+
+
+def _failed(results: Sequence[EvalResult], fail_above: float | None) -> list[str]:
+    """The results whose cost is above the gate (a NaN cost fails it too)."""
+    if fail_above is None:
+        return []
+    return [r.label or r.loss for r in results if r.cost is not None and not r.cost <= fail_above]
 
 
 def _sweep_grid(text: str, runs: Sequence[tuple[Loss, Any, str | None, str]], compat: str | None) -> tuple[str, Any]:

@@ -198,6 +198,13 @@ def to_markdown(d: dict[str, Any], out: TextIO) -> None:
         out.write(f"\n{fmt(t['rows_per_s'], 4)} rows/s end to end\n")
 
 
+def streamed_line(info: dict[str, Any]) -> str:
+    return (
+        f"streamed in {info['batches']:,} batches of up to {info['batch_rows']:,} rows ({info['why']}); "
+        f"peak memory {info['peak_memory'] / 2**20:,.0f} MiB"
+    )
+
+
 def to_table(d: dict[str, Any], out: TextIO) -> None:
     """Rich tables: a summary with one column per loss, then the timing table."""
     from rich.table import Table
@@ -209,6 +216,8 @@ def to_table(d: dict[str, Any], out: TextIO) -> None:
     console.print(Text.assemble((src, "bold"), f" · {inp['rows']} rows"))
     if inp.get("where"):
         console.print(f"--where {'; '.join(inp['where'])}", style="dim")
+    if inp.get("streamed"):
+        console.print(streamed_line(inp["streamed"]), style="dim")
     lines: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("columns", lambda r: f"{r['columns'].get('y_true', '')} vs {r['columns'].get('y_pred', '')}"),
         ("n", lambda r: str(r["n"])),
