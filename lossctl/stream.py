@@ -143,7 +143,8 @@ def _batches(table: io.Table, columns: list[str], rows: int) -> Iterator[dict[st
         import pyarrow.parquet as pq
 
         try:
-            with pq.ParquetFile(table.source) as pf:
+            # pre_buffer would keep every column chunk read: memory would grow with the file.
+            with pq.ParquetFile(table.source, pre_buffer=False) as pf:
                 for batch in pf.iter_batches(batch_size=rows, columns=columns, use_threads=True):
                     yield _arrays(batch, columns)
         except (OSError, pa.ArrowException) as e:

@@ -591,6 +591,29 @@ def test_squared_error_dominated_by_outliers() -> None:
     assert eval_warnings(get_loss("mse"), y[:10], p[:10]) == []
 
 
+def test_outliers_of_a_large_input_are_judged_on_an_evenly_spaced_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above OUTLIER_SAMPLE_ROWS rows the tail share and the MAD come from every k-th row (the full
+    partition and medians cost ten times the loss at 10^7 rows); the message says so."""
+    from lossctl import advice
+
+    monkeypatch.setattr(advice, "OUTLIER_SAMPLE_ROWS", 1000)
+    rng = np.random.default_rng(24)
+    n = 4000
+    y = rng.normal(size=n)
+    p = y + rng.normal(0, 1, n)
+    p[::400] += 300.0  # every 400th row: 10 of them, all in the every-4th-row sample
+    r = (p - y)[::4]
+    delta = 1.345 * 1.4826 * np.median(np.abs(r - np.median(r)))
+    contrib = np.sort(r**2)[::-1]
+    share = contrib[:10].sum() / contrib.sum()
+    (w,) = eval_warnings(get_loss("mse"), y, p, weights=np.ones(n))
+    assert "in an evenly spaced sample of 1000 of the 4000 rows" in w
+    assert f"about {100 * share:.1f}%" in w and f"-p delta={delta:.4g}" in w
+    p2 = y + rng.normal(0, 1, n)
+    p2[1::400] += 300.0  # outliers the sample does not see: no claim about them
+    assert eval_warnings(get_loss("mse"), y, p2) == []
+
+
 def test_warnings_ignore_nan_rows() -> None:
     rng = np.random.default_rng(23)
     y = rng.normal(size=200)
