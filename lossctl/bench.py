@@ -164,17 +164,26 @@ def run_bench(
     seed: int = 0,
     target_seconds: float = TARGET_SECONDS,
     progress: Callable[[str], None] | None = None,
+    classes: Sequence[int] = (MULTICLASS_K,),
 ) -> BenchReport:
-    """Time every (loss, size, dtype) case; see the module docstring for what is measured."""
+    """Time every (loss, size, dtype) case, multiclass losses at each number of ``classes``; see
+    the module docstring for what is measured."""
     ceilings: dict[tuple[int, str, int], dict[str, Any]] = {}
     rows: list[BenchRow] = []
     for dtype in dtypes:
         for n in sizes:
             for lo in losses:
-                if progress:
-                    progress(f"{lo.name} n={n:,} {dtype}")
-                rows += _case(lo, n, dtype, seed, frameworks, target_seconds, ceilings)
-    settings = {"sizes": list(sizes), "dtypes": list(dtypes), "losses": [lo.name for lo in losses], "seed": seed}
+                for k in classes if lo.task is Task.MULTICLASS else (None,):
+                    if progress:
+                        progress(f"{lo.name} n={n:,} {dtype}" + (f" K={k}" if k else ""))
+                    rows += _case(lo, n, dtype, seed, frameworks, target_seconds, ceilings, k)
+    settings = {
+        "sizes": list(sizes),
+        "dtypes": list(dtypes),
+        "classes": list(classes),
+        "losses": [lo.name for lo in losses],
+        "seed": seed,
+    }
     return BenchReport(rows=rows, ceilings=list(ceilings.values()), env=environment(), settings=settings)
 
 
@@ -186,6 +195,7 @@ def _case(
     frameworks: bool,
     target: float,
     ceilings: dict[tuple[int, str, int], dict[str, Any]],
+    k: int | None = None,
 ) -> list[BenchRow]:
     import numpy as np
 
@@ -193,7 +203,6 @@ def _case(
     from lossctl.api import compat_params, evaluate
     from lossctl.samples import draw
 
-    k = MULTICLASS_K if lo.task is Task.MULTICLASS else None
     yt, yp = draw(lo, np.random.default_rng(seed), n, k=k or 0, dtype=np.dtype(dtype))
     if lo.task is Task.MULTICLASS and lo.kernel_ids is None:  # only the label-row form: one-hot the ids
         yt = np.eye(k or 2, dtype=yp.dtype)[yt]
@@ -296,7 +305,8 @@ def scaling(d: dict[str, Any]) -> list[dict[str, Any]]:
     small inputs cannot amortise)."""
     series: dict[tuple[str, str, str], dict[int, float]] = {}
     for r in d["rows"]:
-        series.setdefault((r["loss"], r["dtype"], r["impl"]), {})[r["n"]] = r["median_s"] / r["n"] * 1e9
+        loss = r["loss"] + (f" (K={r['k']})" if r.get("k") else "")
+        series.setdefault((loss, r["dtype"], r["impl"]), {})[r["n"]] = r["median_s"] / r["n"] * 1e9
     out = []
     for (loss, dtype, impl), per_n in series.items():
         sizes = sorted(per_n)
@@ -308,13 +318,16 @@ def scaling(d: dict[str, Any]) -> list[dict[str, Any]]:
 def regressions(report: BenchReport, baseline: dict[str, Any], max_regression_pct: float) -> list[str]:
     """lossctl cases slower than the baseline's by more than the given percentage."""
     old = {
-        (r["loss"], r["n"], r["dtype"]): r["median_s"] for r in baseline.get("rows", []) if r.get("impl") == "lossctl"
+        (r["loss"], r["n"], r["dtype"], r.get("k")): r["median_s"]
+        for r in baseline.get("rows", [])
+        if r.get("impl") == "lossctl"
     }
     out = []
     for r in report.rows:
         if r.impl != "lossctl":
             continue
-        before = old.get((r.loss, r.n, r.dtype))
+        before = old.get((r.loss, r.n, r.dtype, r.k))
         if before and r.median_s > before * (1 + max_regression_pct / 100):
-            out.append(f"{r.loss} n={r.n} {r.dtype}: {r.median_s * 1e3:.3f} ms vs {before * 1e3:.3f} ms baseline")
+            case = f"{r.loss} n={r.n} {r.dtype}" + (f" K={r.k}" if r.k else "")
+            out.append(f"{case}: {r.median_s * 1e3:.3f} ms vs {before * 1e3:.3f} ms baseline")
     return out

@@ -751,15 +751,15 @@ def plot_cmd(
         sys.stdout.write(f"```\n{text}```\n" if out_fmt == "markdown" else text)
 
 
-def _parse_sizes(text: str) -> list[int]:
+def _parse_sizes(text: str, option: str = "--size") -> list[int]:
     sizes = []
     for part in text.split(","):
         try:
             value = float(part)
         except ValueError:
-            raise UsageError(f"--size takes numbers like 1e5,1e6; got '{part}'") from None
+            raise UsageError(f"{option} takes numbers like 1e5,1e6; got '{part}'") from None
         if not (value >= 1 and value == int(value)):
-            raise UsageError(f"--size {part} is not a whole number of rows >= 1")
+            raise UsageError(f"{option} {part} is not a whole number >= 1")
         sizes.append(int(value))
     return sizes
 
@@ -801,6 +801,9 @@ def bench_cmd(
         bool, typer.Option("--scaling", help="Also print the time per row across sizes (is the cost linear?).")
     ] = False,
     dtype: Annotated[str, typer.Option("--dtype", help="Input dtypes: float64, float32 or both.")] = "float64",
+    classes: Annotated[
+        str, typer.Option("--classes", help="Class counts K of the multiclass losses, comma-separated.")
+    ] = "10",
     threads: Annotated[
         int | None, typer.Option("--threads", min=1, help="Threads for lossctl and PyTorch (default: all cores).")
     ] = None,
@@ -838,6 +841,9 @@ def bench_cmd(
     _load_plugins(plugin)
     losses = _losses(loss, param, None, expr)[0] if (loss or expr) else list(registry())
     sizes = _parse_sizes(size or ("1e3,1e4,1e5,1e6,1e7" if scaling else "1e5,1e6"))
+    ks = _parse_sizes(classes, "--classes")
+    if any(k < 2 for k in ks):
+        raise UsageError(f"--classes {classes}: a multiclass loss needs at least 2 classes")
     dtypes = [d.strip() for d in dtype.split(",") if d.strip()]
     for d in dtypes:
         if d not in ("float64", "float32"):
@@ -862,7 +868,9 @@ def bench_cmd(
         except ImportError:
             pass
     with _progress() as step:
-        report = bench.run_bench(losses, sizes, dtypes, frameworks=frameworks, target_seconds=seconds, progress=step)
+        report = bench.run_bench(
+            losses, sizes, dtypes, frameworks=frameworks, target_seconds=seconds, progress=step, classes=ks
+        )
     d = report.to_dict()
     if scaling:
         d["scaling"] = bench.scaling(d)

@@ -451,6 +451,7 @@ def frame_to_text(frame: Any, fmt_name: str) -> str:
 BENCH_COLUMNS = (
     ("loss", "loss"),
     ("n", "n"),
+    ("k", "K"),
     ("dtype", "dtype"),
     ("impl", "impl"),
     ("median_ms", "median ms"),
@@ -517,7 +518,7 @@ def bench_to_table(d: dict[str, Any], out: TextIO) -> None:
         table.add_column(head, justify="left" if key in ("loss", "dtype", "impl") else "right", no_wrap=True)
     previous = None
     for row in bench_rows(d):
-        case = (row["loss"], row["n"], row["dtype"])
+        case = (row["loss"], row["n"], row["k"], row["dtype"])
         if previous is not None and case != previous:
             table.add_section()
         previous = case

@@ -67,6 +67,24 @@ def test_cli_exports(tmp_path: Path):  # type: ignore[no-untyped-def]
     assert r.exit_code == 0 and len(json.loads(r.stdout)["rows"]) == 8
 
 
+def test_multiclass_cases_at_each_number_of_classes(tmp_path: Path):  # type: ignore[no-untyped-def]
+    j = tmp_path / "b.json"
+    args = ["bench", "-l", "mse,softmax_ce", "--size", "200", "--classes", "3,50", "--seconds", "0.01"]
+    r = run(*args, "--no-frameworks", "--export-json", j, "-f", "table")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(j.read_text())["rows"]
+    assert {(row["loss"], row["k"], row["impl"]) for row in rows} == {
+        ("mse", None, "lossctl"),
+        ("mse", None, "numpy"),
+        *[("softmax_ce", k, impl) for k in (3, 50) for impl in ("lossctl", "numpy")],
+    }
+    assert all(row["agrees"] for row in rows)
+    # The K=50 inputs are larger: their read ceiling is measured over their own bytes.
+    nbytes = {row["k"]: row["gb_per_s"] * row["median_s"] for row in rows if row["impl"] == "lossctl"}
+    assert nbytes[50] > 10 * nbytes[3] > 0
+    assert "softmax_ce (K=50)" in {s["loss"] for s in bench.scaling(json.loads(j.read_text()))}
+
+
 def test_baseline_gate(tmp_path: Path):  # type: ignore[no-untyped-def]
     args = ["bench", "-l", "mse", "--size", "100", "--seconds", "0.01", "--no-frameworks"]
     base = tmp_path / "base.json"
@@ -95,6 +113,8 @@ def test_baseline_gate(tmp_path: Path):  # type: ignore[no-untyped-def]
         (["--dtype", "int8"], "float64 or float32"),
         (["-l", "hubr"], "did you mean 'huber'"),
         (["--baseline", "/nonexistent.json"], "cannot read --baseline"),
+        (["--classes", "1"], "at least 2 classes"),
+        (["--classes", "ten"], "--classes takes numbers"),
     ],
 )
 def test_cli_errors(args, message):  # type: ignore[no-untyped-def]
