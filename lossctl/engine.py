@@ -58,7 +58,8 @@ from lossctl._summation import total as _total
 from {module} import {name} as _py_kernel
 
 # error_model="numpy": a division by zero gives inf or NaN as IEEE says (numba's default raises).
-_kernel = njit(_py_kernel, error_model="numpy")
+# forceinline: the kernel (and its helpers) inlined into the loop, which LLVM can then vectorise.
+_kernel = njit(_py_kernel, error_model="numpy", forceinline=True)
 _BLOCK = {block}
 """
 
@@ -261,8 +262,10 @@ def _source_key(
         str(weighted),
         str(per_sample),
         str(parallel),
-        # numba does not track a cached function's callees: the shared summation is part of the key.
+        # numba does not track a cached function's callees: the shared summation and the
+        # vectorisable log/exp the kernels call are part of the key.
         Path(__file__).with_name("_summation.py").read_text(),
+        Path(__file__).with_name("_vecmath.py").read_text(),
     ):
         h.update(part.encode())
     # The kernel and every helper a kernel may call: editing one of them changes the key, while
@@ -313,12 +316,15 @@ def _compile_helpers() -> None:
     _load_numba_without_blas_probe()
     from numba import njit
 
+    from lossctl._vecmath import register_numba
+
+    register_numba()  # vlog, vexp, vlog1p: callable from kernels, always inlined
     from lossctl.registry import REGISTRY, registry
 
     registry()  # built-ins and installed plugins declare their helpers first
     for fn in JIT_HELPERS:
         if id(fn) not in _COMPILED_HELPERS:
-            _COMPILED_HELPERS[id(fn)] = (fn, njit(fn, error_model="numpy"))
+            _COMPILED_HELPERS[id(fn)] = (fn, njit(fn, error_model="numpy", forceinline=True))
     names = {fn.__module__ for fn, _ in _COMPILED_HELPERS.values()}
     for lo in REGISTRY:
         names.update(f.__module__ for f in (lo.kernel, lo.kernel_ids, lo.grad) if f is not None)

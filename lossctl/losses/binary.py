@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from lossctl._lazy import np
+from lossctl._vecmath import vexp, vlog, vlog1p
 from lossctl.domains import EXTENDED_REALS, NON_NEGATIVE, PROBABILITY, REALS, Interval, OneOf
 from lossctl.frameworks import sklearn_metrics as _skm
 from lossctl.frameworks import torch_functional as _F  # noqa: N812
@@ -150,29 +151,30 @@ def prob_ce(y: float, p: float, log_floor: float) -> float:
     """-(y log p + (1 - y) log(1 - p)), each log floored; a zero coefficient drops its term."""
     out = 0.0
     if y != 0.0:
-        out -= y * max(math.log(p), log_floor)
+        out -= y * max(vlog(p), log_floor)
     if y != 1.0:
-        out -= (1.0 - y) * max(math.log1p(-p), log_floor)
+        out -= (1.0 - y) * max(vlog1p(-p), log_floor)
     return out
 
 
 @jit_helper
 def logit_ce(y: float, x: float, pos_weight: float) -> float:
-    """pos_weight y softplus(-x) + (1 - y) softplus(x): cross-entropy of the logit x."""
+    """pos_weight y softplus(-x) + (1 - y) softplus(x): cross-entropy of the logit x. Both
+    softplus share log1p(e^-|x|) (see ``softplus``), computed once."""
+    tail = vlog1p(vexp(-abs(x)))
     out = 0.0
     if y != 0.0:
-        out += pos_weight * y * softplus(-x)
+        out += pos_weight * y * (max(-x, 0.0) + tail)
     if y != 1.0:
-        out += (1.0 - y) * softplus(x)
+        out += (1.0 - y) * (max(x, 0.0) + tail)
     return out
 
 
 @jit_helper
 def softplus(x: float) -> float:
-    """log(1 + e^x) without overflow; exact for x = +-inf."""
-    if x > 0.0:
-        return x + math.log1p(math.exp(-x))
-    return math.log1p(math.exp(x))
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, exact for x = +-inf, and no
+    branch (the loop stays vectorisable)."""
+    return max(x, 0.0) + vlog1p(vexp(-abs(x)))
 
 
 @jit_helper

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from lossctl._lazy import np
+from lossctl._vecmath import vexp, vlog1p
 from lossctl.domains import NON_NEGATIVE, PROBABILITY, REALS, Interval
 from lossctl.frameworks import one_hot as _oh
 from lossctl.frameworks import sklearn_metrics as _skm
@@ -172,8 +173,8 @@ def log_softmax_parts(x):  # type: ignore[no-untyped-def]
     s = 0.0
     for j in range(x.shape[0]):
         if j != top:
-            s += math.exp(x[j] - m)
-    return m, math.log1p(s)
+            s += vexp(x[j] - m)
+    return m, vlog1p(s)
 
 
 def _softmax_ce_ref(y, x, label_smoothing=0.0):  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from lossctl._lazy import np
+from lossctl._vecmath import vexp, vlog1p
 from lossctl.domains import ABOVE_MINUS_ONE, EXTENDED_REALS, NON_NEGATIVE, POSITIVE, REALS, Interval, OneOf
 from lossctl.frameworks import sklearn_metrics as _skm
 from lossctl.frameworks import torch_functional as _F  # noqa: N812
@@ -187,8 +188,8 @@ def log1p_diff(y: float, p: float) -> float:
     does not (1 + y and p - y are exact there, by Sterbenz's lemma)."""
     q = (1.0 + p) / (1.0 + y)
     if 0.5 < q < 2.0:
-        return math.log1p((p - y) / (1.0 + y))
-    return math.log1p(p) - math.log1p(y)
+        return vlog1p((p - y) / (1.0 + y))
+    return vlog1p(p) - vlog1p(y)
 
 
 def rmsle_grad(y: float, p: float) -> float:
@@ -336,9 +337,24 @@ def log_cosh_of(r: float) -> float:
     """log(cosh(r)) without overflow for large |r| and without cancellation for small |r|."""
     a = abs(r)
     if a < 1.0:
-        s = math.sinh(0.5 * a)
-        return math.log1p(2.0 * s * s)  # cosh(a) - 1 = 2 sinh(a/2)^2
-    return a + math.log1p(math.exp(-2.0 * a)) - LN2
+        s = sinh_small(0.5 * a)
+        return vlog1p(2.0 * s * s)  # cosh(a) - 1 = 2 sinh(a/2)^2
+    return a + vlog1p(vexp(-2.0 * a)) - LN2
+
+
+@jit_helper
+def sinh_small(h: float) -> float:
+    """sinh(h) for |h| <= 1/2 by its Taylor series to h^15 (the next term is below 2^-60 of the
+    result there): plain arithmetic, so a loop over log_cosh stays vectorisable."""
+    z = h * h
+    c = 1.0 / 1307674368000.0  # 1/15!
+    c = 1.0 / 6227020800.0 + z * c  # 1/13!
+    c = 1.0 / 39916800.0 + z * c  # 1/11!
+    c = 1.0 / 362880.0 + z * c  # 1/9!
+    c = 1.0 / 5040.0 + z * c  # 1/7!
+    c = 1.0 / 120.0 + z * c  # 1/5!
+    c = 1.0 / 6.0 + z * c  # 1/3!
+    return h + h * (z * c)
 
 
 def _log_cosh_ref(y, p):  # type: ignore[no-untyped-def]
