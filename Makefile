@@ -35,7 +35,7 @@ fuzz: install
 # float64 at 10^5 and 10^7 rows; float32 at 10^7; softmax_ce with K = 1000 classes at 10^5 rows (10^8 values).
 bench: install
 	$(BIN)/lossctl bench --size 1e5,1e7 --loss mse,mae,huber,pseudo_huber,hinge,squared_hinge,bce,bce_logits,log_cosh,msle,softmax_ce --format table
-	$(BIN)/lossctl bench --size 1e7 --dtype float32 --loss mse,huber,hinge,bce,bce_logits,log_cosh,msle,softmax_ce --format table
+	$(BIN)/lossctl bench --size 1e7 --dtype float32 --loss mse,huber,hinge,bce,bce_logits,msle --format table
 	$(BIN)/lossctl bench --size 1e5 --classes 1000 --loss softmax_ce --format table
 
 lint: install

@@ -109,11 +109,12 @@ def environment() -> dict[str, Any]:
 
 
 def _time(fn: Callable[[], Any], warmup: int = 1, target: float = TARGET_SECONDS) -> tuple[float, list[float], Any]:
-    """(first call seconds, timed runs, last result): warm up, then repeat for about ``target`` s."""
+    """(first call seconds, timed runs, last result): warm up, then repeat for about ``target`` s
+    (at least 3 runs). A first call longer than ``target`` is warm-up enough on its own."""
     t0 = time.perf_counter()
     result = fn()
     first = time.perf_counter() - t0
-    for _ in range(warmup):
+    for _ in range(warmup if first < target else 0):
         fn()
     times: list[float] = []
     budget_end = time.perf_counter() + target
