@@ -27,10 +27,13 @@ from lossctl.registry import Loss
 MAX_BATCH_ROWS = 1 << 20  # larger batches read no faster
 # Peak memory of a streamed run, measured on 2 cores (10^6 to 10^8 rows): the process once its
 # kernels are loaded, plus a reader's fixed buffers (a Parquet row group's column chunks; the
-# CSV reader's threads and blocks), plus per row 24 bytes per column read (the Arrow batch, the
-# NumPy arrays, a carried remainder, the checks' masks) and, for text, twice the line's bytes.
-FIXED_BYTES = {"parquet": 80 << 20, "csv": 160 << 20, "tsv": 160 << 20}
+# CSV reader's threads), plus per row 24 bytes per column read (the Arrow batch, the NumPy
+# arrays, a carried remainder, the checks' masks) and, for text, TEXT_BLOCKS times the line's
+# bytes: Arrow's CSV reader reads blocks ahead of the one being evaluated (about 8 of them, each
+# held as text and parsed), so its memory is a multiple of the block size.
+FIXED_BYTES = {"parquet": 80 << 20, "csv": 100 << 20, "tsv": 100 << 20}
 BYTES_PER_CELL = 24
+TEXT_BLOCKS = 36
 # An in-memory run holds the decoded columns about this many times over at its peak.
 IN_MEMORY_FACTOR = 2.5
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -123,7 +126,7 @@ def batch_rows(budget: int, columns: int, fmt: str, line_bytes: int = 0) -> int:
     over the bytes a row takes while evaluated; whole blocks, at least one."""
     from lossctl.engine import BLOCK
 
-    per_row = BYTES_PER_CELL * max(columns, 1) + 2 * line_bytes
+    per_row = BYTES_PER_CELL * max(columns, 1) + TEXT_BLOCKS * line_bytes
     used = resident_memory() + FIXED_BYTES[fmt]
     rows = (budget - used) // per_row // BLOCK * BLOCK
     if rows < BLOCK:
@@ -155,6 +158,7 @@ def _batches(table: io.Table, columns: list[str], rows: int) -> Iterator[dict[st
     try:
         reader = pc.open_csv(
             pa.input_stream(table.source, compression=table.compression),
+            # A block of about ``rows`` lines: the memory of the blocks read ahead follows from it.
             read_options=pc.ReadOptions(block_size=max(rows * _line_bytes(table), 1 << 16)),
             parse_options=pc.ParseOptions(delimiter=table.delimiter),
             convert_options=pc.ConvertOptions(include_columns=columns, column_types={c: pa.float64() for c in columns}),
