@@ -506,6 +506,7 @@ def eval_cmd(
         sweep=sweep,
         max_memory=max_memory,
         per_sample_output=per_sample is not None,
+        auto_stream=True,
     )
     for text in report.warnings:
         typer.echo(f"lossctl: warning: {text}", err=True)

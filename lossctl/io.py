@@ -191,9 +191,7 @@ def read_columns(table: Table, needed: Sequence[str], numeric: Sequence[str] = (
     """Read the named columns of ``table`` into ``table.frame``: ``numeric`` ones as float64, the
     others (keys) as text from CSV, so "007" is not read as the number 7."""
     cols = list(dict.fromkeys(needed))
-    for c in cols:
-        if table.columns.count(c) > 1:
-            raise InputError(f"column '{c}' appears {table.columns.count(c)} times in '{table.source}'; rename one")
+    check_unique(table, cols)
     numeric = [c for c in dict.fromkeys(numeric) if c in cols]
     try:
         if table.format == "parquet":
@@ -229,6 +227,13 @@ def read_columns(table: Table, needed: Sequence[str], numeric: Sequence[str] = (
         raise InputError(f"'{table.source}' has a header but no data rows")
     table.arrow, table._frame = frame, None
     return table
+
+
+def check_unique(table: Table, columns: Sequence[str]) -> None:
+    """Columns to read must have one name each."""
+    for c in columns:
+        if table.columns.count(c) > 1:
+            raise InputError(f"column '{c}' appears {table.columns.count(c)} times in '{table.source}'; rename one")
 
 
 def _explain_column_error(table: Table, e: BaseException) -> str:

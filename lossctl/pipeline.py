@@ -307,6 +307,7 @@ def evaluate_files(
     sweep: str | None = None,
     max_memory: str | None = None,
     per_sample_output: bool = False,
+    auto_stream: bool = False,
 ) -> EvalReport:
     """Read ``predictions`` (and ``labels``), evaluate each loss and return the report.
 
@@ -330,9 +331,10 @@ def evaluate_files(
     at every value of one parameter, computed in one pass over the rows.
 
     ``max_memory`` ("512M") streams the file in record batches within that much memory (see
-    :mod:`lossctl.stream`); without it a file too large for the memory available is streamed
-    anyway. Streaming computes costs and accuracy, not the spread of per-sample losses, and
-    refuses what needs every row (``per_sample_output``, the analyses, ``--labels``).
+    :mod:`lossctl.stream`); with ``auto_stream`` (``lossctl eval``) a file too large for the
+    memory available is streamed without it. Streaming computes costs and accuracy, not the
+    spread of per-sample losses nor the warnings, and refuses what needs every row
+    (``per_sample_output``, the analyses, ``--labels``).
     """
     from lossctl import stats
 
@@ -374,7 +376,7 @@ def evaluate_files(
     if not labels and predictions != "-":
         from lossctl import stream
 
-        budget = stream.memory_budget(ptab, need_p + need_l, max_memory)
+        budget = stream.memory_budget(ptab, need_p + need_l, max_memory, auto_stream)
     if budget is not None:
         stream.refuse(
             {
@@ -406,6 +408,7 @@ def evaluate_files(
         )
         elapsed = time.perf_counter() - t0
         timings = {k: sum(r.timings[k] for r in results) for k in ("validate", "jit", "compute")}
+        timings["jit"] += info["warm_up_s"]  # the first small batch, which compiles or loads the kernels
         timings["read"] = max(elapsed - sum(timings.values()), 0.0)
         timings["total"] = elapsed
         timings["rows_per_s"] = n / elapsed if elapsed > 0 else float("nan")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -107,11 +108,16 @@ def decoded_size(table: io.Table, columns: Sequence[str]) -> int | None:
     return rows * ncols * 8
 
 
-def memory_budget(table: io.Table, columns: Sequence[str], max_memory: str | None) -> tuple[int, str] | None:
-    """(bytes, why) when the file is to be streamed: a ``--max-memory`` limit, or automatically
-    when its decoded columns would not fit comfortably in the memory available; else None."""
+def memory_budget(
+    table: io.Table, columns: Sequence[str], max_memory: str | None, automatic: bool = True
+) -> tuple[int, str] | None:
+    """(bytes, why) when the file is to be streamed: a ``--max-memory`` limit, or (if
+    ``automatic``) when its decoded columns would not fit comfortably in the memory available;
+    else None. ``why`` starts with "automatic" for the latter."""
     if max_memory is not None:
         return parse_size(max_memory), f"--max-memory {max_memory}"
+    if not automatic:
+        return None
     need, free = decoded_size(table, columns), available_memory()
     if need is None or free is None or need * IN_MEMORY_FACTOR <= free / 2:
         return None
@@ -121,9 +127,10 @@ def memory_budget(table: io.Table, columns: Sequence[str], max_memory: str | Non
     )
 
 
-def batch_rows(budget: int, columns: int, fmt: str, line_bytes: int = 0) -> int:
+def batch_rows(budget: int, columns: int, fmt: str, line_bytes: int = 0, why: str = "") -> int:
     """Rows per batch for a memory budget: what the process and the reader do not already use,
-    over the bytes a row takes while evaluated; whole blocks, at least one."""
+    over the bytes a row takes while evaluated (``columns``: the columns read, times the results
+    evaluated from them); whole blocks, at least one."""
     from lossctl.engine import BLOCK
 
     per_row = BYTES_PER_CELL * max(columns, 1) + TEXT_BLOCKS * line_bytes
@@ -131,25 +138,36 @@ def batch_rows(budget: int, columns: int, fmt: str, line_bytes: int = 0) -> int:
     rows = (budget - used) // per_row // BLOCK * BLOCK
     if rows < BLOCK:
         least = (used + BLOCK * per_row) / 2**20
+        room = f"already use {used / 2**20:,.0f} MiB"
+        if why.startswith("automatic"):
+            raise InputError(
+                f"the file is too large for memory and the memory available ({budget / 2**20:,.0f} MiB, half of "
+                f"what is free) leaves no room to stream it: lossctl and the reader {room}; free memory, "
+                f"or give --max-memory (at least {least:,.0f}M)"
+            )
         raise UsageError(
-            f"--max-memory {budget / 2**20:,.0f} MiB leaves no room: lossctl and the reader already use "
-            f"{used / 2**20:,.0f} MiB; give at least {least:,.0f}M"
+            f"--max-memory {budget / 2**20:,.0f} MiB leaves no room: lossctl and the reader {room}; "
+            f"give at least {least:,.0f}M"
         )
     return int(min(rows, MAX_BATCH_ROWS))
 
 
 def _batches(table: io.Table, columns: list[str], rows: int) -> Iterator[dict[str, Any]]:
-    """The columns, batch by batch, as NumPy arrays (float64 for CSV; Parquet's own types)."""
+    """The columns, batch by batch, as NumPy arrays (float64 for CSV; Parquet's numbers as they
+    are, other Parquet types converted as the in-memory reader does)."""
     import pyarrow as pa
 
+    start = 0
     if table.format == "parquet":
         import pyarrow.parquet as pq
 
         try:
-            # pre_buffer would keep every column chunk read: memory would grow with the file.
-            with pq.ParquetFile(table.source, pre_buffer=False) as pf:
+            # pre_buffer would keep every column chunk read, so memory would grow with the file;
+            # a read buffer keeps a large row group from being read whole.
+            with pq.ParquetFile(table.source, pre_buffer=False, buffer_size=1 << 20) as pf:
                 for batch in pf.iter_batches(batch_size=rows, columns=columns, use_threads=True):
-                    yield _arrays(batch, columns)
+                    yield _arrays(table, batch, columns, start)
+                    start += batch.num_rows
         except (OSError, pa.ArrowException) as e:
             raise InputError(f"'{table.source}' is not a readable Parquet file: {io._first_line(e)}") from None
         return
@@ -164,9 +182,18 @@ def _batches(table: io.Table, columns: list[str], rows: int) -> Iterator[dict[st
             convert_options=pc.ConvertOptions(include_columns=columns, column_types={c: pa.float64() for c in columns}),
         )
         for batch in reader:
-            yield _arrays(batch, columns)
+            yield _arrays(table, batch, columns, start)
+            start += batch.num_rows
     except pa.ArrowInvalid as e:
-        raise InputError(f"cannot read '{table.source}': {io._first_line(e)}") from None
+        m = re.search(r"column #(\d+).*invalid value '(.*)'", str(e))
+        if m is None:
+            raise InputError(f"cannot read '{table.source}': {io._first_line(e)}") from None
+        name = columns[int(m.group(1))] if int(m.group(1)) < len(columns) else "a column"
+        raise InputError(
+            f"column '{name}' of '{table.source}' has a value '{m.group(2)}' that is not a number, after row "
+            f"{start}; a streamed CSV is read as numbers only (1/0 for true/false): fix the file, or evaluate "
+            "it in memory without --max-memory, which names the row"
+        ) from None
     except OSError as e:
         raise InputError(f"cannot read '{table.source}': {io._first_line(e)}") from None
 
@@ -180,15 +207,24 @@ def _line_bytes(table: io.Table) -> int:
     return max(len(head) // max(head.count(b"\n"), 1), 8)
 
 
-def _arrays(batch: Any, columns: list[str]) -> dict[str, Any]:
+def _arrays(table: io.Table, batch: Any, columns: list[str], start: int) -> dict[str, Any]:
+    """One batch's columns as NumPy arrays: numbers straight from their buffers; other types
+    (booleans, numbers as text, all-null columns) as the in-memory reader converts them, its
+    errors naming the row of the file."""
+    import pyarrow as pa
     import pyarrow.types as pat
 
     out = {}
     for name in columns:
         col = batch.column(name)
-        if not (pat.is_floating(col.type) or pat.is_integer(col.type)):
-            raise InputError(f"column '{name}' holds {col.type} values, not numbers; streaming reads numbers only")
-        out[name] = io._arrow_numbers(col)
+        if pat.is_floating(col.type) or pat.is_integer(col.type):
+            out[name] = io._arrow_numbers(col)
+            continue
+        part = io.Table(table.source, table.format, columns, arrow=pa.Table.from_batches([batch.select([name])]))
+        try:
+            out[name] = io.numeric_column(part, name)
+        except InputError as e:
+            raise _shift_rows(e, start) from None
     return out
 
 
@@ -214,8 +250,8 @@ def _whole_blocks(batches: Iterator[dict[str, Any]]) -> Iterator[tuple[int, dict
 
 
 def _shift_rows(e: InputError, offset: int) -> InputError:
-    """A batch's error with its row numbers counted from the file's first row."""
-    text = re.sub(r"\brow (\d+)", lambda m: f"row {int(m.group(1)) + offset}", str(e))
+    """A batch's error with its row (and line) numbers counted from the file's first row."""
+    text = re.sub(r"\b(row|line) (\d+)", lambda m: f"{m.group(1)} {int(m.group(2)) + offset}", str(e))
     return type(e)(text)
 
 
@@ -229,7 +265,9 @@ class _Totals:
         self.hits = 0.0
         self.hit_weight = 0.0
         self.timings = {"validate": 0.0, "jit": 0.0, "compute": 0.0}
-        self.first: Any = None  # the first batch's result: parameters, columns, conventions
+        # From the first batch's result: its parameters, columns and conventions only (the
+        # result itself holds that batch's arrays).
+        self.first: dict[str, Any] | None = None
 
     def add(self, r: Any) -> None:
         import numpy as np
@@ -247,7 +285,8 @@ class _Totals:
         for k in self.timings:
             self.timings[k] += r.timings.get(k, 0.0)
         if self.first is None:
-            self.first = r
+            keep = ("loss", "params", "weighted", "columns", "compat", "api", "_k", "_count_divisor", "_root", "_loss")
+            self.first = {k: getattr(r, k) for k in keep} | {"scale": r._blocks[2]}
 
 
 def evaluate_stream(
@@ -270,6 +309,14 @@ def evaluate_stream(
     from lossctl.engine import BLOCK
 
     columns = list(dict.fromkeys([c for _, tc, pc in plan for c in (*tc, *pc)] + ([weight] if weight else [])))
+    io.check_unique(table, columns)
+    for lo, _, fw, _ in runs:
+        conv = lo.compat.get(fw) if fw else None
+        if conv is not None and conv.labels == "keras":
+            raise UsageError(
+                f"--compat keras {lo.name} reads -1/+1 labels as they are unless every label of the file is 0 "
+                f"or 1, which a streamed run cannot know before the end; {_evaluate_in_memory(budget[1])}"
+            )
     where = {lo.name: (tc, pc) for lo, tc, pc in plan}
 
     def evaluate_batch(start: int, arrays: dict[str, Any]) -> list[Any]:
@@ -306,12 +353,17 @@ def evaluate_stream(
 
     # A first small batch loads the kernels (and numba), so the memory they take is counted
     # before the batch size is chosen; its results are not kept.
+    t0 = time.perf_counter()
     first = next(_batches(table, columns, BLOCK), None)
     if first is not None:
         evaluate_batch(0, first)
     del first
+    warm_up = time.perf_counter() - t0
     line_bytes = 0 if table.format == "parquet" else _line_bytes(table)
-    rows = batch_rows(budget[0], len(columns), table.format, line_bytes)
+    # The columns read, and one result's masks at a time (and, under --compat, its copies of
+    # the columns in the framework's precision and conventions).
+    extra = 8 if any(fw for _, _, fw, _ in runs) else 2
+    rows = batch_rows(budget[0], len(columns) + extra, table.format, line_bytes, budget[1])
     totals = {label: _Totals() for _, _, _, label in runs}
     n_rows = batches = 0
     for start, arrays in _whole_blocks(_batches(table, columns, rows)):
@@ -328,6 +380,7 @@ def evaluate_stream(
         "batch_rows": rows,
         "batches": batches,
         "peak_memory": peak_memory(),
+        "warm_up_s": warm_up,
     }
     return results, n_rows, info
 
@@ -340,43 +393,49 @@ def _combine(t: _Totals, lo: Loss, label: str, reduction: str, nan: str, compat:
 
     from lossctl import api, engine
 
+    assert t.first is not None
     r = t.first
-    _, _, scale = r._blocks
-    total = engine.block_total(np.concatenate(t.sums)) * scale
-    wsum = engine.block_total(np.concatenate(t.wsums)) if r.weighted else float(t.n)
+    total = engine.block_total(np.concatenate(t.sums)) * r["scale"]
+    wsum = engine.block_total(np.concatenate(t.wsums)) if r["weighted"] else float(t.n)
     if math.isnan(total):
         raise InputError(
             f"the cost of {lo.name} is undefined: some rows have loss +inf and others -inf; "
             "a loss that can be -inf has no mean (drop or fix those rows)"
         )
-    cost, divisor, total = api.reduce_cost(lo, reduction, total, wsum, t.n, r._k, r._count_divisor, r.weighted)
+    cost, divisor, total = api.reduce_cost(lo, reduction, total, wsum, t.n, r["_k"], r["_count_divisor"], r["weighted"])
     if nan == "propagate" and t.omitted:
         cost, total = (None if cost is None else math.nan), math.nan
     return api.EvalResult(
-        loss=r.loss,
-        params=r.params,
+        loss=r["loss"],
+        params=r["params"],
         n=t.n,
         reduction=reduction,
         cost=cost,
         total=total,
         weight_sum=wsum,
-        weighted=r.weighted,
+        weighted=r["weighted"],
         accuracy=t.hits / t.hit_weight if t.hit_weight > 0 else None,
         timings=dict(t.timings),
-        columns=r.columns,
+        columns=r["columns"],
         omitted=t.omitted,
         ignored=t.ignored,
         nan_policy=nan,
         divisor=divisor,
-        compat=r.compat,
-        api=r.api,
+        compat=r["compat"],
+        api=r["api"],
         label=label,
-        _count_divisor=r._count_divisor,
-        _k=r._k,
-        _root=r._root,
-        _no_gradient="gradients need every row in memory; drop --max-memory",
-        _loss=r._loss,
+        _count_divisor=r["_count_divisor"],
+        _k=r["_k"],
+        _root=r["_root"],
+        _no_gradient="gradients need every row in memory; evaluate without streaming",
+        _loss=r["_loss"],
     )
+
+
+def _evaluate_in_memory(why: str) -> str:
+    if why.startswith("automatic"):
+        return f"the file is streamed because its columns would not fit in memory ({why})"
+    return f"drop {why.split(' ')[0]} to evaluate it in memory"
 
 
 def refuse(options: Mapping[str, bool], why: str) -> None:
@@ -384,6 +443,6 @@ def refuse(options: Mapping[str, bool], why: str) -> None:
     for flag, given in options.items():
         if given:
             raise UsageError(
-                f"{flag} needs every row in memory, and this run streams the file ({why}); "
-                f"drop {flag}, or raise --max-memory"
+                f"{flag} needs every row in memory, and this run streams the file; drop {flag} "
+                f"({_evaluate_in_memory(why)})"
             )

@@ -8,6 +8,7 @@ are 1,024 rows, so files of a few thousand rows cross several batch and block ed
 from __future__ import annotations
 
 import gzip
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Batches of 2 blocks whatever the limit; records the sizes asked for."""
     asked: list[int] = []
 
-    def rows(budget: int, columns: int, fmt: str, line_bytes: int = 0) -> int:
+    def rows(budget: int, columns: int, fmt: str, line_bytes: int = 0, why: str = "") -> int:
         asked.append(budget)
         return 2 * BLOCK
 
@@ -150,7 +151,7 @@ def test_what_needs_every_row_is_refused(tmp_path: Path, extra: list[str]) -> No
     if extra[0] == "--reduction":
         assert_error(r, "--reduction none")  # refused before streaming is decided
     else:
-        assert_error(r, f"{flag} needs every row in memory", "--max-memory 1G")
+        assert_error(r, f"{flag} needs every row in memory", f"drop {flag}", "drop --max-memory to evaluate it")
 
 
 def test_bad_limits_and_inputs_that_cannot_stream(tmp_path: Path) -> None:
@@ -162,7 +163,19 @@ def test_bad_limits_and_inputs_that_cannot_stream(tmp_path: Path) -> None:
     assert_error(run("eval", path, "--labels", labels, "-l", "mse", "--max-memory", "1G"), "not a --labels file")
     text = tmp_path / "t.csv"
     text.write_text("y_true,y_pred\n1,2\n3,x\n")
-    assert_error(run("eval", text, "-l", "mse", "--max-memory", "1G"), "cannot read", "'x'")
+    assert_error(run("eval", text, "-l", "mse", "--max-memory", "1G"), "column 'y_pred'", "value 'x'", "numbers only")
+    flags = tmp_path / "tf.csv"
+    flags.write_text("y_true,y_pred\ntrue,0.9\nfalse,0.2\n")
+    assert_error(run("eval", flags, "-l", "bce", "--max-memory", "1G"), "value 'true'", "1/0 for true/false")
+    df = _frame(200)
+    df.insert(0, "dup", df["y_pred"])
+    df = df.rename(columns={"dup": "y_pred"})
+    dup_csv = tmp_path / "dup.csv"
+    df.to_csv(dup_csv, index=False)
+    assert_error(run("eval", dup_csv, "-l", "mse", "--y-true", "y_true", "--max-memory", "1G"), "appears 2 times")
+    cols = [df.iloc[:, 0], df.iloc[:, 1], df["y_true"]]
+    pq.write_table(pa.table(cols, names=["y_pred", "y_pred", "y_true"]), tmp_path / "d.parquet")
+    assert_error(run("eval", tmp_path / "d.parquet", "-l", "mse", "--max-memory", "1G"), "appears 2 times")
 
 
 def test_parse_size() -> None:
@@ -196,3 +209,49 @@ def test_batch_rows_follow_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     per_row = stream.BYTES_PER_CELL * 2
     assert (200 << 20) + stream.FIXED_BYTES["parquet"] + rows * per_row <= 512 << 20
     assert stream.batch_rows(400 << 20, 2, "csv", 60) < stream.batch_rows(600 << 20, 2, "csv", 60)
+
+
+def test_parquet_columns_of_other_types_stream_as_they_read_in_memory(tmp_path: Path, small_batches: list[int]) -> None:
+    """Booleans, numbers as text and all-null columns are converted as the in-memory reader
+    does; a bad cell is named at its row of the file, not of its batch."""
+    n = N
+    rng = np.random.default_rng(3)
+    y = rng.random(n) < 0.4
+    p = rng.random(n)
+    text = pa.array([f"{v:.17g}" for v in p])
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"y_true": pa.array(y), "y_pred": text}), path)
+    memory = eval_json(path, "-l", "bce", "--no-stats")
+    assert _costs(eval_json(path, "-l", "bce", "--max-memory", "1G")) == _costs(memory)
+    bad = 3 * BLOCK + 5
+    cells = text.to_pylist()
+    cells[bad] = "abc"
+    pq.write_table(pa.table({"y_true": pa.array(y), "y_pred": pa.array(cells)}), path)
+    assert_error(run("eval", path, "-l", "bce", "--max-memory", "1G"), f"non-numeric value 'abc' at row {bad}")
+    assert_error(run("eval", path, "-l", "bce"), f"non-numeric value 'abc' at row {bad}")
+
+
+def test_keras_label_reading_is_not_streamed(tmp_path: Path) -> None:
+    """Keras reads 0/1 labels as -1/+1 only when every label is 0 or 1: a file-wide decision."""
+    path = _write(_frame(300), tmp_path / "p.parquet")
+    r = run("eval", path, "-l", "hinge", "--y-true", "cls", "--compat", "keras", "--max-memory", "1G")
+    assert_error(r, "--compat keras hinge", "cannot know before the end", "drop --max-memory")
+
+
+def test_only_eval_streams_by_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare needs per-sample losses: it is never streamed for want of memory."""
+    df = _frame(300, seed=1)
+    a = _write(df, tmp_path / "a.csv")
+    b = _write(df.assign(y_pred=df["y_pred"] * 1.1), tmp_path / "b.csv")
+    monkeypatch.setattr(stream, "available_memory", lambda: 1)
+    d = json.loads(ok("compare", a, b, "-l", "mse", "--y-true", "y_true", "-f", "json").stdout)
+    assert "streamed" not in d["input"]
+    err = assert_error(run("eval", a, "-l", "mse", "--y-true", "y_true"), "too large for memory", "leaves no room")
+    assert "--max-memory 0" not in err
+
+
+def test_streamed_timings_count_the_kernel_load(tmp_path: Path, small_batches: list[int]) -> None:
+    path = _write(_frame(), tmp_path / "p.parquet")
+    d = eval_json(path, "-l", "mse", "--max-memory", "1G")
+    assert d["timings"]["jit"] >= d["input"]["streamed"]["warm_up_s"] > 0
+    assert d["timings"]["total"] >= d["timings"]["jit"]
