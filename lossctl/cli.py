@@ -758,7 +758,7 @@ def _parse_sizes(text: str, option: str = "--size") -> list[int]:
         try:
             value = float(part)
         except ValueError:
-            raise UsageError(f"{option} takes numbers like 1e5,1e6; got '{part}'") from None
+            raise UsageError(f"{option} takes numbers, comma-separated (1e5,1e6 or 10,1000); got '{part}'") from None
         if not (value >= 1 and value == int(value)):
             raise UsageError(f"{option} {part} is not a whole number >= 1")
         sizes.append(int(value))

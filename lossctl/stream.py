@@ -164,7 +164,7 @@ def _batches(table: io.Table, columns: list[str], rows: int) -> Iterator[dict[st
         try:
             # pre_buffer would keep every column chunk read, so memory would grow with the file;
             # a read buffer keeps a large row group from being read whole.
-            with pq.ParquetFile(table.source, pre_buffer=False, buffer_size=1 << 20) as pf:
+            with pq.ParquetFile(table.source, pre_buffer=False, buffer_size=8 << 20) as pf:
                 for batch in pf.iter_batches(batch_size=rows, columns=columns, use_threads=True):
                     yield _arrays(table, batch, columns, start)
                     start += batch.num_rows
