@@ -833,18 +833,21 @@ def _evaluate(
             raise UsageError(f"compat dtype '{dtype}' is not float32 or float64")
         yt, yp = _apply_convention(conv, dtype, yt, yp)
         yt, yp = _labels_as_given(conv, yt, yp)
-    yt, layout = _validate(target, yt, yp, names)
-    if w is not None:
-        _check_weights(w, wname)
-    k = yp.shape[1] if target.task is Task.MULTICLASS else 1
-    if class_weight is not None:
-        if target.task is Task.REGRESSION:
-            raise UsageError(f"class weights apply to classification losses, not to {lo.name}")
-        if conv is not None and compat == "torch" and not conv.class_weights:
-            raise UsageError(f"{conv.api} takes no class weights; drop --class-weight or --compat torch")
-        cw = _class_weights(class_weight, max(k, 2))
-        cls = _class_of(yt, target, k, names.get("y_true", "y_true"))
-        w = cw[cls] if w is None else w * cw[cls]
+    try:
+        yt, layout = _validate(target, yt, yp, names)
+        if w is not None:
+            _check_weights(w, wname)
+        k = yp.shape[1] if target.task is Task.MULTICLASS else 1
+        if class_weight is not None:
+            if target.task is Task.REGRESSION:
+                raise UsageError(f"class weights apply to classification losses, not to {lo.name}")
+            if conv is not None and compat == "torch" and not conv.class_weights:
+                raise UsageError(f"{conv.api} takes no class weights; drop --class-weight or --compat torch")
+            cw = _class_weights(class_weight, max(k, 2))
+            cls = _class_of(yt, target, k, names.get("y_true", "y_true"))
+            w = cw[cls] if w is None else w * cw[cls]
+    except InputError as e:
+        raise _input_rows(e, kept) from None
     n = yp.shape[0]
     omitted = int(missing.sum()) if kept is not None else 0
     ptuple = tuple(pvals.values())
@@ -890,19 +893,10 @@ def _evaluate(
     t3 = time.perf_counter()
 
     if math.isnan(total):
-        ls = out if out is not None else per_sample()
-        bad = np.isnan(ls) if w is None else np.isnan(ls) & (w != 0)
-        if not bad.any():  # no row is NaN: losses of +inf and -inf cancel in the sum
-            up, down = int(np.argmax(ls == np.inf)), int(np.argmax(ls == -np.inf))
-            raise InputError(
-                f"the cost of {lo.name} is undefined: row {up} has loss +inf and row {down} has loss -inf; "
-                "a loss that can be -inf has no mean (drop or fix those rows)"
-            )
-        i = int(np.argmax(bad))
-        raise InputError(
-            f"{lo.name} is undefined (NaN) at row {i} for y_true={_show(yt[i])}, y_pred={_show(yp[i])}; "
-            + ("see `lossctl describe " + lo.name + "`" if lo.origin == "built-in" else "check its definition")
-        )
+        try:
+            _undefined_cost(lo, out if out is not None else per_sample(), w, yt, yp)
+        except InputError as e:
+            raise _input_rows(e, kept) from None
     by_count = w is not None and conv is not None and _divides_by_count(conv, compat, sample_weight is not None)
     per_element = reduction == "element_mean" or (conv is not None and conv.per_element)
     cost, divisor = None, None
@@ -949,6 +943,33 @@ def _evaluate(
         _loss=lo,
         _blocks=(blocks[0], blocks[1], scale),
     )
+
+
+def _undefined_cost(lo: Loss, ls: np.ndarray, w: np.ndarray | None, yt: np.ndarray, yp: np.ndarray) -> None:
+    """Raise for a NaN total: the first row whose loss is NaN, or rows of +inf and -inf."""
+    bad = np.isnan(ls) if w is None else np.isnan(ls) & (w != 0)
+    if not bad.any():  # no row is NaN: losses of +inf and -inf cancel in the sum
+        up, down = int(np.argmax(ls == np.inf)), int(np.argmax(ls == -np.inf))
+        raise InputError(
+            f"the cost of {lo.name} is undefined: row {up} has loss +inf and row {down} has loss -inf; "
+            "a loss that can be -inf has no mean (drop or fix those rows)"
+        )
+    i = int(np.argmax(bad))
+    raise InputError(
+        f"{lo.name} is undefined (NaN) at row {i} for y_true={_show(yt[i])}, y_pred={_show(yp[i])}; "
+        + ("see `lossctl describe " + lo.name + "`" if lo.origin == "built-in" else "check its definition")
+    )
+
+
+def _input_rows(e: InputError, kept: np.ndarray | None) -> InputError:
+    """An error about the rows kept (after --nan omit or --ignore-index left some out) with its
+    row numbers turned back into the input's."""
+    if kept is None:
+        return e
+    import re
+
+    text = re.sub(r"\brow (\d+)", lambda m: f"row {int(kept[int(m.group(1))])}", str(e))
+    return type(e)(text)
 
 
 def reduce_cost(

@@ -1172,3 +1172,23 @@ def test_numeric_column_joins_chunks_and_falls_back_for_other_types() -> None:
     with pytest.raises(InputError, match=r"column 'b' of 'f.csv' has a non-numeric value 'x' at row 2 \(line 4\)"):
         numeric_column(table, "b")
     assert table.rows == 3
+
+
+def test_errors_after_rows_are_left_out_name_the_input_row() -> None:
+    """--nan omit and --ignore-index drop rows before the domain checks: a later error still
+    names the row of the input, not of the rows kept."""
+    from lossctl import evaluate
+    from lossctl.errors import InputError
+
+    y = np.array([0.5, np.nan, 0.2, 1.5, 0.3])
+    p = np.array([0.5, 0.3, 0.4, 0.2, 0.1])
+    with pytest.raises(InputError, match=r"y_true at row 3 is 1.5"):
+        evaluate(y, p, "bce", nan="omit")
+    ids = np.array([0, 2, 1, 7, 1])
+    logits = np.zeros((5, 3))
+    with pytest.raises(InputError, match=r"at row 3 is 7, not a class id"):
+        evaluate(ids, logits, "softmax_ce", ignore_index=2)
+    # A weight checked after an omitted row.
+    w = np.array([1.0, 1.0, np.nan, 1.0, -1.0])
+    with pytest.raises(InputError, match=r"at row 4 is -1"):
+        evaluate(np.zeros(5), np.ones(5), "mse", w, nan="omit")
