@@ -262,10 +262,7 @@ def _source_key(
         str(weighted),
         str(per_sample),
         str(parallel),
-        # numba does not track a cached function's callees: the shared summation and the
-        # vectorisable log/exp the kernels call are part of the key.
-        Path(__file__).with_name("_summation.py").read_text(),
-        Path(__file__).with_name("_vecmath.py").read_text(),
+        _callee_sources(),
     ):
         h.update(part.encode())
     # The kernel and every helper a kernel may call: editing one of them changes the key, while
@@ -276,6 +273,14 @@ def _source_key(
     # loaded from another path, is another module, so it must not be served this file.
     h.update(kernel.__module__.encode())
     return h.hexdigest()[:16]
+
+
+@functools.cache
+def _callee_sources() -> str:
+    """numba does not track a cached function's callees: the shared summation and the
+    vectorisable log/exp every generated module may call are part of each key (read once)."""
+    here = Path(__file__)
+    return here.with_name("_summation.py").read_text() + here.with_name("_vecmath.py").read_text()
 
 
 _COMPILED_HELPERS: dict[int, Any] = {}  # id of a helper's Python function -> its compiled self
@@ -380,11 +385,12 @@ def _load(modname: str, source: Callable[[], str]) -> Callable[..., Any]:
 @functools.cache
 def get_kernel(
     loss: Loss, layout: str, weighted: bool, per_sample: bool, parallel: bool = True
-) -> Callable[..., tuple[float, float]]:
+) -> Callable[..., tuple[Any, Any]]:
     """The compiled loop for one loss and variant: ``run(y_true, y_pred[, weight][, out], *params)``.
 
-    Returns ``(sum of w * loss, sum of w)``. Compilation happens on the first call, for the
-    argument types of that call, or is loaded from the disk cache.
+    Returns the block sums of w * loss and of w (empty without weights; see :func:`run_blocks`).
+    Compilation happens on the first call, for the argument types of that call, or is loaded from
+    the disk cache.
     """
     _compile_helpers()
     key = _source_key(loss, layout, weighted, per_sample, parallel=parallel)

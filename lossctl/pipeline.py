@@ -407,11 +407,9 @@ def evaluate_files(
             budget=budget,
         )
         elapsed = time.perf_counter() - t0
-        timings = {k: sum(r.timings[k] for r in results) for k in ("validate", "jit", "compute")}
-        timings["jit"] += info["warm_up_s"]  # the first small batch, which compiles or loads the kernels
-        timings["read"] = max(elapsed - sum(timings.values()), 0.0)
-        timings["total"] = elapsed
-        timings["rows_per_s"] = n / elapsed if elapsed > 0 else float("nan")
+        # The first small batch compiles or loads the kernels; reading is what the passes left.
+        timings = _timings(results, 0.0, elapsed, n, jit=info["warm_up_s"])
+        timings["read"] = max(elapsed - sum(timings[k] for k in ("validate", "jit", "compute")), 0.0)
         return EvalReport(
             predictions=predictions,
             labels=None,
@@ -482,18 +480,12 @@ def evaluate_files(
         results.append(r)
     t2 = time.perf_counter()
 
-    timings = {
-        "read": t1 - t0,
-        "validate": sum(r.timings["validate"] for r in results),
-        "jit": sum(r.timings["jit"] for r in results),
-        "compute": sum(r.timings["compute"] for r in results),
-    }
-    if grid is not None:
-        timings["jit"] += sum(r.timings.get("sweep_jit", 0.0) for r in results)
-        timings["sweep"] = sum(r.timings.get("sweep", 0.0) for r in results)
-    timings["total"] = t2 - t0
     n = table.rows
-    timings["rows_per_s"] = n / timings["total"] if timings["total"] > 0 else float("nan")
+    sweep_timings = {}
+    if grid is not None:
+        sweep_timings["sweep"] = sum(r.timings.get("sweep", 0.0) for r in results)
+    sweep_jit = sum(r.timings.get("sweep_jit", 0.0) for r in results)
+    timings = _timings(results, t1 - t0, t2 - t0, n, jit=sweep_jit, **sweep_timings)
     failed = _failed(results, fail_above)
     row_ids = table.frame[kcol].to_numpy() if kcol else row_numbers
     overfitting = _analyse(
@@ -530,6 +522,21 @@ def evaluate_files(
         gradient_columns={r.label or r.loss: columns[r.loss][1] for r in results} if grad else {},
     )
     return report
+
+
+def _timings(
+    results: Sequence[EvalResult], read: float, total: float, rows: int, jit: float = 0.0, **extra: float
+) -> dict[str, float]:
+    """A report's timings: reading, the results' validate/jit/compute summed (plus ``jit``
+    spent elsewhere), ``extra`` phases, the total and rows per second."""
+    timings = {"read": read}
+    for k in ("validate", "jit", "compute"):
+        timings[k] = sum(r.timings.get(k, 0.0) for r in results)
+    timings["jit"] += jit
+    timings.update(extra)
+    timings["total"] = total
+    timings["rows_per_s"] = rows / total if total > 0 else float("nan")
+    return timings
 
 
 def _failed(results: Sequence[EvalResult], fail_above: float | None) -> list[str]:

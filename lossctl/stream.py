@@ -15,6 +15,7 @@ not fit comfortably in the memory available is streamed within half of that memo
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -96,15 +97,10 @@ def decoded_size(table: io.Table, columns: Sequence[str]) -> int | None:
     if table.source == "-":
         return None
     try:
-        size = os.path.getsize(table.source)
-        with open(table.source, "rb") as fh:
-            head = fh.read(io.HEAD_BYTES)
+        size = os.path.getsize(table.source) * (5 if table.compression == "gzip" else 1)
+        rows = size // _line_bytes(table)
     except OSError:
         return None
-    if table.compression == "gzip":
-        size, head = size * 5, io._gunzip_head(head)
-    lines = head.count(b"\n") or 1
-    rows = size * lines // max(len(head), 1)
     return rows * ncols * 8
 
 
@@ -200,9 +196,14 @@ def _batches(table: io.Table, columns: list[str], rows: int) -> Iterator[dict[st
 
 def _line_bytes(table: io.Table) -> int:
     """The mean length of a text file's first lines (its rows' size, decompressed)."""
-    with open(table.source, "rb") as fh:
+    return _mean_line_bytes(table.source, table.compression)
+
+
+@functools.cache
+def _mean_line_bytes(source: str, compression: str | None) -> int:
+    with open(source, "rb") as fh:
         head = fh.read(io.HEAD_BYTES)
-    if table.compression == "gzip":
+    if compression == "gzip":
         head = io._gunzip_head(head)
     return max(len(head) // max(head.count(b"\n"), 1), 8)
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from lossctl.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +55,33 @@ def assert_error(r: Result, *needles: str, code: int = 2) -> str:
         assert needle in err, f"{needle!r} not in {err!r}"
     assert r.stdout == "", f"an error should print no results, got stdout:\n{r.stdout}"
     return err
+
+
+def env_without_debug(**extra: str) -> dict[str, str]:
+    """The caller's environment for a child process, without LOSSCTL_DEBUG, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k != "LOSSCTL_DEBUG"}
+    env.update(extra)
+    return env
+
+
+def lossctl_procs(
+    commands: Sequence[list[str]], envs: Sequence[Mapping[str, str]] | None = None, **env: str
+) -> list[subprocess.CompletedProcess[str]]:
+    """Run ``python -m lossctl`` once per command, all at the same time (each costs ~1 s of
+    start-up), collected in order; ``envs`` adds variables per command, ``env`` to all."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "lossctl", *cmd],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env_without_debug(**env, **(envs[i] if envs else {})),
+        )
+        for i, cmd in enumerate(commands)
+    ]
+    done = []
+    for cmd, p in zip(commands, procs, strict=True):
+        out, err = p.communicate(timeout=180)
+        done.append(subprocess.CompletedProcess(cmd, p.returncode, out, err))
+    return done

@@ -14,7 +14,6 @@ import functools
 import io
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer.main
-from clitest import assert_error, eval_json, ok, plain_environment, run  # noqa: F401
+from clitest import assert_error, env_without_debug, eval_json, ok, plain_environment, run  # noqa: F401
 
 import lossctl
 from lossctl.cli import app
@@ -81,12 +80,6 @@ def assert_allclose_rel(actual: Any, expected: Any, rel: float = REL) -> None:
     np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), rtol=rel, atol=0)
 
 
-def subprocess_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "LOSSCTL_DEBUG"}
-    env.update(extra)
-    return env
-
-
 def lossctl_proc(*args: str, input: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lossctl", *args],
@@ -94,7 +87,7 @@ def lossctl_proc(*args: str, input: str | None = None, **env: str) -> subprocess
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=subprocess_env(**env),
+        env=env_without_debug(**env),
         timeout=120,
     )
 
@@ -738,7 +731,7 @@ _REPORT_HEAVY = f"print(','.join(m for m in {HEAVY!r} if m in sys.modules) or 'n
 
 def python_snippet(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=subprocess_env(), timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env_without_debug(), timeout=120
     )
 
 

@@ -19,8 +19,6 @@ import io
 import json
 import math
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from clitest import assert_error, eval_json, ok, plain_environment, run  # noqa: F401
+from clitest import assert_error, env_without_debug, eval_json, lossctl_procs, ok, plain_environment, run  # noqa: F401
 
 import lossctl
 from lossctl import plot
@@ -455,24 +453,12 @@ def test_png_and_svg_are_written_atomically_beside_the_chart(tmp_path: Path) -> 
 
 
 def test_a_real_process_prints_the_chart_without_colour_and_errors_without_traceback() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "LOSSCTL_DEBUG"}
-    env.update(FORCE_COLOR="1", TERM="xterm-256color", COLUMNS="90")
     cmds = [
         ["plot", "huber", "mse", "mae", "-p", "delta=1.0", "--range", "-3:3"],
         ["plot", "mse", "bce"],
     ]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "lossctl", *c],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-            env=env,
-        )
-        for c in cmds
-    ]
-    (out, err), (out2, err2) = (p.communicate(timeout=120) for p in procs)
+    procs = lossctl_procs(cmds, FORCE_COLOR="1", TERM="xterm-256color", COLUMNS="90")
+    (out, err), (out2, err2) = ((p.stdout, p.stderr) for p in procs)
     assert procs[0].returncode == 0, err
     assert err == "" and "\x1b" not in out
     assert "* huber[delta=1]" in out and "o mse" in out and "+ mae" in out

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from clitest import assert_error, eval_json, ok, plain_environment, run  # noqa: F401
+from clitest import assert_error, env_without_debug, eval_json, lossctl_procs, ok, plain_environment, run  # noqa: F401
 
 import lossctl
 import lossctl.registry as reg
@@ -55,33 +54,6 @@ def restore_registry() -> Iterator[None]:
 
 def rel_close(a: float, b: float, rel: float = REL) -> bool:
     return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
-
-
-def env_without_debug(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "LOSSCTL_DEBUG"}
-    env.update(extra)
-    return env
-
-
-def lossctl_procs(commands: list[list[str]], **env: str) -> list[subprocess.CompletedProcess[str]]:
-    """Run ``python -m lossctl`` once per command, all at the same time (each costs ~1 s of start-up)."""
-    full_env = env_without_debug(**env)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "lossctl", *cmd],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-            env=full_env,
-        )
-        for cmd in commands
-    ]
-    done = []
-    for cmd, p in zip(commands, procs, strict=True):
-        out, err = p.communicate(timeout=180)
-        done.append(subprocess.CompletedProcess(cmd, p.returncode, out, err))
-    return done
 
 
 def reg_arrays() -> tuple[np.ndarray, np.ndarray]:
@@ -599,20 +571,9 @@ def test_entry_points_declare_losses_without_plugin_flags(entry_point_dirs: dict
         (evaluate, pythonpath(good, missing)),
         (["eval", str(REG), "-l", "mse", "--no-warnings", "-f", "json"], pythonpath(clash)),
     ]
-    results = []
-    for cmd, path in procs:  # started together, collected in order
-        results.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "lossctl", *cmd],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=ROOT,
-                env=env_without_debug(PYTHONPATH=path),
-            )
-        )
+    results = lossctl_procs([cmd for cmd, _ in procs], envs=[{"PYTHONPATH": path} for _, path in procs])
     (listing, err_l), (per_sample, ev), (ev_missing, err_missing), (ev_clash, err_clash) = (
-        proc.communicate(timeout=180) for proc in results
+        (r.stdout, r.stderr) for r in results
     )
     codes = [proc.returncode for proc in results]
     assert codes == [0] * 4, (codes, err_l, ev, err_missing, err_clash)

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from clitest import env_without_debug
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
@@ -725,10 +726,6 @@ def test_per_sample_to_stdout_moves_the_summary_to_stderr(reg: Path) -> None:
 BIG_ROWS = 3_000_000
 
 
-def subprocess_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "LOSSCTL_DEBUG"}
-
-
 def write_rows(path: Path, rows: int, block_rows: int = 10_000) -> Path:
     """A regression CSV of ``rows`` rows, fast: one random block repeated."""
     rng = np.random.default_rng(0)
@@ -757,7 +754,7 @@ def popen(*args: Any, cwd: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
-        env=subprocess_env(),
+        env=env_without_debug(),
     )
 
 
@@ -850,7 +847,7 @@ def test_ctrl_c_while_starting_up(tmp_path: Path, reg: Path) -> None:
         "runpy.run_module('lossctl', run_name='__main__', alter_sys=True)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=subprocess_env(), timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env_without_debug(), timeout=120
     )
     # 130, or killed by SIGINT (which a shell also reports as 130); either way no traceback.
     assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, proc.stderr[-2000:])
