@@ -14,7 +14,7 @@ import numpy as np
 
 from lossctl import engine
 from lossctl.domains import PROBABILITY, Domain
-from lossctl.errors import InputError, UsageError, did_you_mean
+from lossctl.errors import InputError, UsageError, did_you_mean, renumbered
 from lossctl.registry import (
     FRAMEWORK_CLASS_DIVISOR,
     FRAMEWORK_DIVISOR,
@@ -847,7 +847,7 @@ def _evaluate(
             cls = _class_of(yt, target, k, names.get("y_true", "y_true"))
             w = cw[cls] if w is None else w * cw[cls]
     except InputError as e:
-        raise _input_rows(e, kept) from None
+        raise e if kept is None else renumbered(e, lambda i: int(kept[i])) from None
     n = yp.shape[0]
     omitted = int(missing.sum()) if kept is not None else 0
     ptuple = tuple(pvals.values())
@@ -896,7 +896,7 @@ def _evaluate(
         try:
             _undefined_cost(lo, out if out is not None else per_sample(), w, yt, yp)
         except InputError as e:
-            raise _input_rows(e, kept) from None
+            raise e if kept is None else renumbered(e, lambda i: int(kept[i])) from None
     by_count = w is not None and conv is not None and _divides_by_count(conv, compat, sample_weight is not None)
     per_element = reduction == "element_mean" or (conv is not None and conv.per_element)
     cost, divisor = None, None
@@ -959,17 +959,6 @@ def _undefined_cost(lo: Loss, ls: np.ndarray, w: np.ndarray | None, yt: np.ndarr
         f"{lo.name} is undefined (NaN) at row {i} for y_true={_show(yt[i])}, y_pred={_show(yp[i])}; "
         + ("see `lossctl describe " + lo.name + "`" if lo.origin == "built-in" else "check its definition")
     )
-
-
-def _input_rows(e: InputError, kept: np.ndarray | None) -> InputError:
-    """An error about the rows kept (after --nan omit or --ignore-index left some out) with its
-    row numbers turned back into the input's."""
-    if kept is None:
-        return e
-    import re
-
-    text = re.sub(r"\brow (\d+)", lambda m: f"row {int(kept[int(m.group(1))])}", str(e))
-    return type(e)(text)
 
 
 def reduce_cost(

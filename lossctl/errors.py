@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 
 
 class LossctlError(Exception):
@@ -24,6 +25,13 @@ class GateFailed(LossctlError):
     """A CI gate (such as ``--fail-above``) failed."""
 
     exit_code = 1
+
+
+def renumbered(e: InputError, row: Callable[[int], int], lines: bool = False) -> InputError:
+    """``e`` with each "row N" of its message read as ``row(N)`` (and each "line N" too, with
+    ``lines``, for a shift): an error about some rows told in the numbering of the whole input."""
+    words = r"row|line" if lines else r"row"
+    return type(e)(re.sub(rf"\b({words}) (\d+)", lambda m: f"{m.group(1)} {row(int(m.group(2)))}", str(e)))
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from lossctl import io
-from lossctl.errors import InputError, UsageError
+from lossctl.errors import InputError, UsageError, renumbered
 from lossctl.registry import Loss
 
 MAX_BATCH_ROWS = 1 << 20  # larger batches read no faster
@@ -225,7 +225,7 @@ def _arrays(table: io.Table, batch: Any, columns: list[str], start: int) -> dict
         try:
             out[name] = io.numeric_column(part, name)
         except InputError as e:
-            raise _shift_rows(e, start) from None
+            raise renumbered(e, lambda i: i + start, lines=True) from None
     return out
 
 
@@ -248,12 +248,6 @@ def _whole_blocks(batches: Iterator[dict[str, Any]]) -> Iterator[tuple[int, dict
         carry = {c: a[whole:] for c, a in arrays.items()} if whole < n else None
     if carry is not None:
         yield start, carry
-
-
-def _shift_rows(e: InputError, offset: int) -> InputError:
-    """A batch's error with its row (and line) numbers counted from the file's first row."""
-    text = re.sub(r"\b(row|line) (\d+)", lambda m: f"{m.group(1)} {int(m.group(2)) + offset}", str(e))
-    return type(e)(text)
 
 
 class _Totals:
@@ -348,7 +342,7 @@ def evaluate_stream(
                     reduce=False,
                 )
             except InputError as e:
-                raise _shift_rows(e, start) from None
+                raise renumbered(e, lambda i: i + start, lines=True) from None
             out.append(r)
         return out
 
